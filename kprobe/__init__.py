@@ -1,0 +1,1 @@
+"""kprobe: shared core (event model, OTLP mapping, clocks, CLI) used by every component."""
