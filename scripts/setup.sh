@@ -41,8 +41,16 @@ if [ ! -e "$KDIR/build" ]; then
   fi
   mkdir -p "$KDIR"
   ln -sfn "$hdr" "$KDIR/build"
-  [ -e "$KDIR/source" ] || ln -sfn "$hdr" "$KDIR/source"
   log "linked $KDIR/build -> $hdr"
+fi
+# Debian splits headers: <ver>-amd64 (build) includes <ver>-common (source),
+# which holds include/linux/kconfig.h that bcc needs.
+if [ ! -e "$KDIR/source/include/linux/kconfig.h" ]; then
+  common=$(readlink -f "$KDIR/build" | sed 's/-amd64$/-common/')
+  if [ -e "$common/include/linux/kconfig.h" ]; then
+    ln -sfn "$common" "$KDIR/source"
+    log "linked $KDIR/source -> $common"
+  fi
 fi
 
 # --- tracefs ---------------------------------------------------------------
