@@ -1,0 +1,245 @@
+"""The engine on hand-built transactions whose cause is known exactly."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from causal_processor.causal import model
+from causal_processor.causal.explain import explain
+from causal_processor.causal.source import MemorySource
+from causal_processor.causal.spans import AppSpan, critical_path
+from tests.causal.handbuilt import (
+    BATCH,
+    HANDLER,
+    HOG,
+    MS,
+    OTHER,
+    RISK,
+    SETTLE,
+    T0,
+    TID,
+    TXN,
+    ev,
+    ns,
+    payment_spans,
+)
+
+
+def _check_tiling(x) -> None:
+    """Critical-path pieces tile the root span: contributions add up to the latency."""
+    cp = x.graph.critical_path
+    assert cp[0].start_ns == x.graph.start_ns
+    for a, b in itertools.pairwise(cp):
+        assert a.end_ns == b.start_ns
+    assert cp[-1].end_ns == x.graph.start_ns + x.end_to_end_ns
+    assert x.graph.critical_path_ns == x.end_to_end_ns
+
+
+def _memory_story() -> tuple[list, list]:
+    spans = payment_spans(800.0)
+    evs = [
+        ev("SyscallWrite", SETTLE, 2.5, 799.0, span="c2", fd=7, bytes=4096, ret=4096),
+        ev("MemoryReclaim", SETTLE, 2.6, 798.0, span="c2", pages_reclaimed=512, reclaim_kind="MEMCG", cgroup_id=77),
+        ev("SchedSwitch", HANDLER, 2.2, 750.0, span="a3", off_cpu_reason="BLOCKED", waker_comm="swapper/1"),
+    ]
+    evs += [ev("PageFault", BATCH, -1000 + k * 1.8, cgroup_id=77, address=4096 * k) for k in range(1000)]
+    evs += [ev("MemoryReclaim", BATCH, -500 + k * 20, 5.0, pages_reclaimed=64, reclaim_kind="MEMCG", cgroup_id=77)
+            for k in range(50)]
+    evs += [ev("PageFault", SETTLE, 1.0 + k * 0.01, cgroup_id=77) for k in range(20)]
+    # a process faulting a lot in ANOTHER cgroup is not blamed
+    evs += [ev("PageFault", OTHER, -900 + k * 0.5, cgroup_id=99) for k in range(3000)]
+    return evs, spans
+
+
+def test_memory_reclaim_story_exact() -> None:
+    evs, spans = _memory_story()
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    assert x.status == "ERROR"
+    assert x.end_to_end_ns == ns(760.2) - T0
+    rc = x.root_cause
+    assert rc.mechanism == "memory-reclaim"
+    assert (rc.culprit.pid, rc.culprit.comm) == (BATCH, "batch-job")
+    # the reclaim interval from its start (2.6 ms) to the timeout boundary (752.2 ms)
+    assert rc.contribution_ns == ns(752.2) - ns(2.6)
+    segs = [(s.mechanism, s.start_ns - T0, s.end_ns - T0) for s in x.graph.critical_path]
+    assert segs == [
+        ("self", 0, ns(0.4) - T0), ("self", ns(0.4) - T0, ns(0.5) - T0), ("self", ns(0.5) - T0, ns(1.9) - T0),
+        ("self", ns(1.9) - T0, ns(2.0) - T0), ("self", ns(2.0) - T0, ns(2.1) - T0),
+        ("self", ns(2.1) - T0, ns(2.2) - T0), ("self", ns(2.2) - T0, ns(2.4) - T0),
+        ("self", ns(2.4) - T0, ns(2.6) - T0), ("memory-reclaim", ns(2.6) - T0, ns(752.2) - T0),
+        ("self", ns(752.2) - T0, ns(760.2) - T0),
+    ]
+    kinds = [x.graph.nodes[s.node_id].kind for s in x.chain]
+    assert kinds == ["transaction", "span", "span", "span", "span", "kernel_event", "kernel_event", "process"]
+    assert [s.relation for s in x.chain] == ["", "parent-child", "parent-child", "parent-child", "parent-child",
+                                             "program-order", "reclaim", "memory-pressure"]
+    write, reclaim = (x.graph.nodes[s.node_id] for s in x.chain[5:7])
+    assert (write.event_type, reclaim.event_type) == ("SyscallWrite", "MemoryReclaim")
+    edge = x.graph.edges[(f"proc:{BATCH}", reclaim.id, "memory-pressure")]
+    assert edge.inferred and edge.share == 1.0 and edge.latency_contribution_ns == rc.contribution_ns
+    text = x.render()
+    assert "Ledger write initiated" in text and "TIMEOUT: payment-handler exceeded 750 ms" in text
+    assert "batch-job pid 400" in text
+
+
+def test_cpu_contention_blames_the_hog_on_that_cpu_not_the_distractor() -> None:
+    spans = payment_spans(60.0)
+    evs = []
+    for k in range(10):  # settlement waits 4 ms for CPU 1 ten times
+        evs.append(ev("SchedSwitch", SETTLE, 5 + 5 * k, 4.0, span="c2", off_cpu_reason="PREEMPTED",
+                      runq_wait_ns=4 * MS, cpu=1))
+        # the hog runs on CPU 1 meanwhile; it is off CPU while settlement runs
+        evs.append(ev("SchedSwitch", HOG, 9 + 5 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1))
+        # the distractor hog spins on CPU 0
+        evs.append(ev("SchedSwitch", OTHER, 9 + 5 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=0))
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    rc = x.root_cause
+    assert rc.mechanism == "cpu-contention"
+    assert rc.culprit.pid == HOG
+    assert rc.contribution_ns == 40 * MS
+    assert not any(n.pid == OTHER for n in x.graph.nodes.values())
+
+
+def test_disk_io_blames_the_other_writer() -> None:
+    spans = payment_spans(220.0)
+    evs = [
+        ev("SyscallFsync", SETTLE, 10.0, 200.0, span="c2", fd=8),
+        ev("SchedSwitch", SETTLE, 10.1, 199.8, span="c2", off_cpu_reason="BLOCKED", waker_comm="swapper/0"),
+    ]
+    evs += [ev("SyscallWrite", OTHER, -500 + k * 5, 0.5, fd=4, bytes=1 << 20, ret=1 << 20) for k in range(140)]
+    # the other process also writes to a socket: not disk traffic
+    evs += [ev("TCPSend", OTHER, -400, 0.01, fd=3, bytes=100, saddr="127.0.0.1", sport=5000,
+               daddr="127.0.0.1", dport=6000)]
+    evs += [ev("SyscallWrite", OTHER, -400, 0.01, fd=3, bytes=1 << 30, ret=1 << 30)]
+    evs += [ev("SyscallWrite", BATCH, -300, 0.5, fd=9, bytes=1 << 20, ret=1 << 20)]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    rc = x.root_cause
+    assert rc.mechanism == "disk-io"
+    assert rc.culprit.pid == OTHER
+    assert rc.contribution_ns == ns(209.9) - ns(10.1)
+    sharing = {e.source: e.share for e in x.graph.edges.values() if e.relation == "disk-io" and e.source.startswith("proc:")}
+    assert sharing == pytest.approx({f"proc:{OTHER}": 140 / 141, f"proc:{BATCH}": 1 / 141})
+
+
+def test_lock_contention_names_the_holding_thread() -> None:
+    spans = payment_spans(220.0)
+    holder = TID[SETTLE] + 1
+    evs = [
+        ev("SchedSwitch", SETTLE, 10.0, 200.0, span="c2", off_cpu_reason="BLOCKED", waker_pid=SETTLE,
+           waker_tid=holder, waker_comm="ledger-compact"),
+        ev("SchedSwitch", SETTLE, 9.0, 200.5, tid=holder, off_cpu_reason="BLOCKED", waker_comm="swapper/0"),
+    ]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    rc = x.root_cause
+    assert rc.mechanism == "lock-contention"
+    assert (rc.culprit.pid, rc.culprit.tid, rc.culprit.comm) == (SETTLE, holder, "ledger-compact")
+    assert rc.culprit.service == "settlement-svc"
+    assert rc.contribution_ns == 200 * MS
+
+
+def test_retransmit_delays_the_wait_for_the_reply() -> None:
+    spans = payment_spans(50.0)
+    flow = {"saddr": "127.0.0.1", "sport": 41000, "daddr": "127.0.0.1", "dport": 9003}
+    back = {"saddr": "127.0.0.1", "sport": 9003, "daddr": "127.0.0.1", "dport": 41000}
+    # settlement's span starts late: the request's first transmission was lost
+    for s in spans:
+        if s["span_id"] in ("c1", "c2"):
+            s["start_ns"] += 210 * MS
+            s["end_ns"] += 210 * MS
+        if s["span_id"] in ("a1", "a3"):
+            s["end_ns"] += 210 * MS
+    evs = [
+        ev("TCPSend", HANDLER, 2.15, 0.02, span="a3", fd=5, bytes=300, **flow),
+        ev("SchedSwitch", HANDLER, 2.2, 260.0, span="a3", off_cpu_reason="BLOCKED", waker_pid=SETTLE,
+           waker_tid=TID[SETTLE], waker_comm="settlement-svc"),
+        ev("TCPRetransmit", HANDLER, 207.0, tid=0, segments=1, **flow),
+        ev("TCPRecv", SETTLE, 212.2, 0.02, span="c1", fd=9, bytes=300, **back),
+        ev("TCPSend", SETTLE, 261.0, 0.02, span="c1", fd=9, bytes=80, **back),
+        ev("TCPRecv", HANDLER, 262.3, 0.02, span="a3", fd=5, bytes=80, **flow),
+    ]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    rc = x.root_cause
+    assert rc.mechanism == "tcp-retransmit"
+    assert rc.culprit.pid == HANDLER  # owner of the socket whose segment was retransmitted
+    assert rc.contribution_ns == ns(212.2) - ns(2.2)
+    # send -> recv matched by connection and byte order, both directions
+    sr = {(x.graph.nodes[e.source].event_type, x.graph.nodes[e.target].event_type, x.graph.nodes[e.source].pid)
+          for e in x.graph.edges.values() if e.relation == "send-recv"}
+    assert sr == {("TCPSend", "TCPRecv", HANDLER), ("TCPSend", "TCPRecv", SETTLE)}
+
+
+def test_slow_dependency_blames_the_application_span() -> None:
+    spans = payment_spans(3.0, risk_ms=300.0)
+    evs = [
+        ev("SchedSwitch", RISK, 0.6, 300.0, span="b1", off_cpu_reason="BLOCKED", waker_pid=HOG,
+           waker_tid=TID[HOG], waker_comm="cpu-hog"),  # the timer fired while a hog ran: not a culprit
+    ]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    rc = x.root_cause
+    assert rc.mechanism == "downstream-latency"
+    assert (rc.culprit.pid, rc.culprit.service) == (RISK, "risk-check")
+    assert rc.contribution_ns == ns(300.5) - ns(0.5)
+    assert not any(n.pid == HOG and n.kind == "process" for n in x.graph.nodes.values())
+
+
+def test_timeout_without_a_deeper_cause() -> None:
+    spans = [s for s in payment_spans(800.0) if s["span_id"] not in ("c1", "c2")]  # settlement never answered
+    evs = [ev("SchedSwitch", HANDLER, 2.2, 750.0, span="a3", off_cpu_reason="BLOCKED", waker_comm="swapper/1")]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    assert x.root_cause.mechanism == "timeout"
+    assert x.root_cause.culprit is None or x.root_cause.culprit.pid in (0, HANDLER)
+    assert x.root_cause.contribution_ns == 750 * MS
+
+
+def test_healthy_transaction_blames_nobody() -> None:
+    spans = payment_spans(4.0)
+    evs = [
+        ev("SyscallWrite", SETTLE, 2.5, 0.3, span="c2", fd=7, bytes=4096, ret=4096),
+        ev("SchedSwitch", SETTLE, 3.0, 0.2, span="c2", off_cpu_reason="PREEMPTED", runq_wait_ns=200_000, cpu=1),
+        ev("SchedSwitch", HOG, 1.0, 2.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1),
+    ]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    assert x.root_cause.mechanism == "none"
+    assert x.root_cause.culprit is None
+    assert x.to_dict()["root_cause"]["culprit"] is None
+
+
+def test_unknown_transaction_is_a_lookup_error() -> None:
+    evs, spans = _memory_story()
+    with pytest.raises(LookupError, match="unknown transaction 'nope'"):
+        explain(MemorySource(evs, spans), "nope")
+
+
+def test_crisp_clips_overflowing_children_and_skips_overlaps() -> None:
+    def sp(i: str, parent: str, a: int, b: int) -> AppSpan:
+        return AppSpan("t", i, parent, i, "svc", "", a, b, "OK")
+
+    spans = [sp("r", "", 0, 100), sp("x", "r", 10, 60), sp("y", "r", 50, 130), sp("z", "r", 20, 40),
+             sp("w", "x", 5, 30)]
+    path = [(spans[i].span_id, a, b) for i, a, b in critical_path(spans, 0)]
+    # y overflows r: clipped to [50, 100); x overlaps y's start and ends after it: skipped;
+    # z is the last child ending before 50
+    assert path == [("r", 0, 20), ("z", 20, 40), ("r", 40, 50), ("y", 50, 100)]
+
+
+def test_json_shape() -> None:
+    evs, spans = _memory_story()
+    d = explain(MemorySource(evs, spans), TXN).to_dict()
+    assert set(d) >= {"transaction_id", "status", "end_to_end_latency_ns", "root_cause", "chain", "graph"}
+    assert set(d["root_cause"]) >= {"mechanism", "culprit", "contribution_ns", "evidence"}
+    assert set(d["root_cause"]["culprit"]) == {"pid", "comm", "service"}
+    edge = d["graph"]["edges"][0]
+    assert {"source", "target", "relation", "inferred", "share", "latency_contribution_ns"} <= set(edge)
+    ids = {n["id"] for n in d["graph"]["nodes"]}
+    assert all(e["source"] in ids and e["target"] in ids for e in d["graph"]["edges"])
+    assert model.TRANSACTION in {n["kind"] for n in d["graph"]["nodes"]}
