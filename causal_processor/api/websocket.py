@@ -1,0 +1,112 @@
+"""WebSocket /stream: live events as JSON, per the seeds' subscribe message.
+
+Client: {"type":"subscribe","filter":{...EventFilter JSON...}} (again to
+change it). Server: "subscribed", "event" (with a per-subscription
+`sequence`), "dropped" (count + first_sequence of what its full buffer lost)
+and "error". One writer task per client drains its own bounded buffer, so a
+slow socket only ever stalls itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+from google.protobuf import json_format
+
+from kprobe.v1 import api_common_pb2
+
+from .auth import WS_PROTOCOL
+from .errors import ApiError, invalid_argument
+from .filters import compile_filter
+from .hub import Dropped, LiveHub, Subscription
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 30.0
+
+
+def parse_subscribe(raw: str) -> api_common_pb2.EventFilter:
+    """The EventFilter of a subscribe message; ApiError(INVALID_ARGUMENT) otherwise."""
+    try:
+        msg = json.loads(raw)
+    except ValueError:
+        raise invalid_argument("message is not JSON") from None
+    if not isinstance(msg, dict) or msg.get("type") != "subscribe":
+        raise invalid_argument('expected {"type":"subscribe","filter":{...}}')
+    flt = api_common_pb2.EventFilter()
+    try:
+        json_format.ParseDict(msg.get("filter") or {}, flt)
+    except json_format.ParseError as e:
+        raise invalid_argument(f"filter: {e}") from None
+    return flt
+
+
+def _encode(rec: tuple[int, object] | Dropped) -> str:
+    if isinstance(rec, Dropped):
+        return f'{{"type":"dropped","count":{rec.count},"first_sequence":{rec.first_sequence}}}'
+    seq, item = rec
+    return f'{{"type":"event","sequence":{seq},"event":{item.json}}}'  # type: ignore[attr-defined]
+
+
+class StreamEndpoint:
+    """aiohttp handler for /stream, bound to the hub."""
+
+    def __init__(self, hub: LiveHub, buffer: int | None = None) -> None:
+        self._hub = hub
+        self._buffer = buffer
+
+    async def __call__(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=(WS_PROTOCOL,), heartbeat=HEARTBEAT_S, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        current: Subscription | None = None
+        writer: asyncio.Task | None = None
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    if msg.type == WSMsgType.BINARY:
+                        await ws.send_str(json.dumps({"type": "error", "message": "send text (JSON) frames"}))
+                    continue
+                try:
+                    filter_msg = parse_subscribe(msg.data)
+                    flt = compile_filter(filter_msg)
+                except ApiError as e:
+                    await ws.send_str(json.dumps({"type": "error", "message": e.message}))
+                    continue
+                if writer is not None:
+                    writer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await writer
+                if current is not None:
+                    self._hub.unsubscribe(current)
+                current = self._hub.subscribe(flt, self._buffer)
+                ack = {
+                    "type": "subscribed",
+                    "subscription": current.id,
+                    "filter": json_format.MessageToDict(filter_msg, preserving_proto_field_name=True),
+                }
+                await ws.send_str(json.dumps(ack))
+                writer = asyncio.create_task(self._pump(ws, current))
+        finally:
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+            if current is not None:
+                self._hub.unsubscribe(current)
+        return ws
+
+    @staticmethod
+    async def _pump(ws: web.WebSocketResponse, sub: Subscription) -> None:
+        try:
+            while not ws.closed:
+                batch = await sub.next_batch()
+                if not batch:
+                    return
+                for rec in batch:
+                    await ws.send_str(_encode(rec))
+        except ConnectionResetError:
+            return
