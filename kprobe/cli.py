@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-COMPONENT_CLIS: tuple[str, ...] = ("causal_processor.causal.cli",)
+COMPONENT_CLIS: tuple[str, ...] = ("causal_processor.cli", "causal_processor.causal.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

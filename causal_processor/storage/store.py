@@ -54,6 +54,18 @@ class EventStore(Protocol):
         """Spans of a trace, start-ordered (application spans unless include_kernel)."""
         ...
 
+    def app_spans_since(self, start_ns: int) -> list[SpanRecord]:
+        """Application spans that ended at or after start_ns (to rebuild the join)."""
+        rows = self.client.query(
+            "SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, "
+            "toUnixTimestamp64Nano(Timestamp), Duration, StatusCode, StatusMessage, SpanAttributes, "
+            "ResourceAttributes FROM otel_traces WHERE Timestamp >= fromUnixTimestamp64Nano("
+            "{lo:Int64}) - INTERVAL 1 HOUR AND toUnixTimestamp64Nano(Timestamp) + Duration >= {lo:Int64} "
+            "AND NOT mapContains(SpanAttributes, 'kprobe.event_type') LIMIT 1 BY TraceId, SpanId",
+            parameters={"lo": start_ns}).result_rows
+        return [SpanRecord(*r[:10], attributes=dict(r[10]), resource_attributes=dict(r[11]))
+                for r in rows]
+
     def transaction(self, transaction_id: str) -> Transaction | None: ...
 
     def find_transactions(
@@ -209,10 +221,16 @@ class ClickHouseEventStore:
             "pid IN {p:Array(UInt32)} AND timestamp_ns BETWEEN {lo:UInt64} AND {hi:UInt64} "
             "AND event_id IN {ids:Array(UInt64)}",
             {"p": pids, "lo": lo, "hi": hi, "ids": ids})
-        ctx = self._contexts("transaction_id = {t:String}", {"t": transaction_id})
+        # an event re-joined to another transaction keeps its older row: latest wins
+        ctx = self._contexts("timestamp_ns BETWEEN {lo:UInt64} AND {hi:UInt64} AND "
+                             "event_id IN {ids:Array(UInt64)}", {"lo": lo, "hi": hi, "ids": ids})
+        out = []
         for ev in evs:
-            ev["financial_context"] = ctx.get(ev["event_id"], ev["financial_context"])
-        return evs
+            c = ctx.get(ev["event_id"])
+            if c is not None and c["transaction_id"] == transaction_id:
+                ev["financial_context"] = c
+                out.append(ev)
+        return out
 
     def events_in_range(
         self,
@@ -274,6 +292,18 @@ class ClickHouseEventStore:
             "toUnixTimestamp64Nano(Timestamp), Duration, StatusCode, StatusMessage, SpanAttributes, "
             f"ResourceAttributes FROM otel_traces WHERE {where} "
             "ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId", parameters=params).result_rows
+        return [SpanRecord(*r[:10], attributes=dict(r[10]), resource_attributes=dict(r[11]))
+                for r in rows]
+
+    def app_spans_since(self, start_ns: int) -> list[SpanRecord]:
+        """Application spans that ended at or after start_ns (to rebuild the join)."""
+        rows = self.client.query(
+            "SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, "
+            "toUnixTimestamp64Nano(Timestamp), Duration, StatusCode, StatusMessage, SpanAttributes, "
+            "ResourceAttributes FROM otel_traces WHERE Timestamp >= fromUnixTimestamp64Nano("
+            "{lo:Int64}) - INTERVAL 1 HOUR AND toUnixTimestamp64Nano(Timestamp) + Duration >= {lo:Int64} "
+            "AND NOT mapContains(SpanAttributes, 'kprobe.event_type') LIMIT 1 BY TraceId, SpanId",
+            parameters={"lo": start_ns}).result_rows
         return [SpanRecord(*r[:10], attributes=dict(r[10]), resource_attributes=dict(r[11]))
                 for r in rows]
 

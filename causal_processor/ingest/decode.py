@@ -1,0 +1,129 @@
+"""One OTLP export request -> what the processor stores and joins, plus what it rejects.
+
+Both receivers (gRPC and HTTP) parse bytes here, so both give the same answers:
+a body that is not an ExportTraceServiceRequest is refused as a whole (the client
+must not retry it); single bad spans (ids of the wrong length, kernel spans that
+kprobe.otlp cannot map) are dropped and counted as OTLP partial success. Unknown
+fields are ignored, as OTLP requires of receivers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from causal_processor.join.spans import AppSpan, from_proto
+from causal_processor.storage.records import attr_map, span_row
+from kprobe import otlp
+
+
+class BadRequest(ValueError):
+    """The whole request is unusable; the message is the reason sent back."""
+
+
+@dataclass
+class Decoded:
+    span_rows: list[list[Any]] = field(default_factory=list)  # otel_traces rows (app spans)
+    app_spans: list[AppSpan] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    resources: dict[int, dict[str, str]] = field(default_factory=dict)  # pid -> kernel resource
+    forward: trace_service_pb2.ExportTraceServiceRequest | None = None  # app spans as received
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error_message(self) -> str:
+        if not self.errors:
+            return ""
+        more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
+        return "; ".join(self.errors[:3]) + more
+
+
+def parse_protobuf(body: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
+    req = trace_service_pb2.ExportTraceServiceRequest()
+    try:
+        req.ParseFromString(body)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise BadRequest(f"malformed OTLP protobuf ExportTraceServiceRequest: {e}") from e
+    return req
+
+
+_ID_KEYS = ("traceId", "spanId", "parentSpanId")
+
+
+def _hex_ids_to_base64(node: Any) -> None:
+    """OTLP/JSON carries ids as hex; protobuf's JSON mapping expects base64."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in _ID_KEYS and isinstance(v, str) and v:
+                try:
+                    node[k] = base64.b64encode(bytes.fromhex(v)).decode()
+                except ValueError as e:
+                    raise BadRequest(f"{k} {v!r} is not hex") from e
+            else:
+                _hex_ids_to_base64(v)
+    elif isinstance(node, list):
+        for x in node:
+            _hex_ids_to_base64(x)
+
+
+def parse_json(body: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
+    try:
+        doc = json.loads(body)
+        _hex_ids_to_base64(doc)
+        return json_format.ParseDict(doc, trace_service_pb2.ExportTraceServiceRequest(),
+                                     ignore_unknown_fields=True)
+    except BadRequest:
+        raise
+    except (ValueError, json_format.ParseError, TypeError, AttributeError) as e:
+        raise BadRequest(f"malformed OTLP/JSON ExportTraceServiceRequest: {e}") from e
+
+
+def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bool = False) -> Decoded:
+    out = Decoded()
+    fwd = trace_service_pb2.ExportTraceServiceRequest() if keep_forward else None
+    for rs in req.resource_spans:
+        res = attr_map(rs.resource.attributes)
+        pid = otlp.resource_pid(rs.resource) or 0
+        fwd_rs = None
+        for ss in rs.scope_spans:
+            fwd_ss = None
+            for span in ss.spans:
+                if len(span.trace_id) != 16 or not any(span.trace_id):
+                    out.rejected += 1
+                    out.errors.append(f"span {span.span_id.hex()}: trace_id must be 16 non-zero bytes")
+                    continue
+                if len(span.span_id) != 8 or not any(span.span_id):
+                    out.rejected += 1
+                    out.errors.append(f"span of trace {span.trace_id.hex()}: span_id must be 8 non-zero bytes")
+                    continue
+                if otlp.is_kernel_span(span):
+                    if not pid:
+                        out.rejected += 1
+                        out.errors.append(f"kernel span {span.span_id.hex()}: resource has no process.pid")
+                        continue
+                    try:
+                        out.events.append(otlp.span_to_event(span, pid))
+                    except (ValueError, KeyError, TypeError) as e:
+                        out.rejected += 1
+                        out.errors.append(f"kernel span {span.span_id.hex()}: {e}")
+                        continue
+                    out.resources.setdefault(pid, res)
+                    continue
+                attrs = attr_map(span.attributes)
+                out.span_rows.append(span_row(span, res, ss.scope.name, ss.scope.version))
+                out.app_spans.append(from_proto(span, res, attrs))
+                if fwd is not None:
+                    if fwd_rs is None:
+                        fwd_rs = fwd.resource_spans.add(resource=rs.resource, schema_url=rs.schema_url)
+                    if fwd_ss is None:
+                        fwd_ss = fwd_rs.scope_spans.add(scope=ss.scope, schema_url=ss.schema_url)
+                    fwd_ss.spans.append(span)
+    out.forward = fwd if fwd is not None and fwd.resource_spans else None
+    return out
