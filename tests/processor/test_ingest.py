@@ -73,10 +73,10 @@ def test_sdk_exporters_spans_are_stored(running, transport):
         exp = HttpExporter(endpoint=f"http://127.0.0.1:{running.http_port}/v1/traces")
     provider = _tracer(exp)
     tracer = provider.get_tracer("test")
-    with tracer.start_as_current_span("POST /pay", kind=SpanKind.SERVER,
-                                      attributes={"payment.id": f"p-{transport}"}) as root:
-        with tracer.start_as_current_span("ledger write"):
-            pass
+    with (tracer.start_as_current_span("POST /pay", kind=SpanKind.SERVER,
+                                       attributes={"payment.id": f"p-{transport}"}) as root,
+          tracer.start_as_current_span("ledger write")):
+        pass
     provider.shutdown()
     trace_id = format(root.get_span_context().trace_id, "032x")
     spans = running.processor.store.trace_spans(trace_id)
