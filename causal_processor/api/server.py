@@ -6,10 +6,12 @@ in one process, `kprobe api` on its own against storage servers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -89,7 +91,7 @@ class ApiServer:
 
         app = http_app.build(
             methods, self.auth, OriginPolicy(frozenset(cfg.allowed_origins)),
-            StreamEndpoint(hub, cfg.ws_buffer), healthz, cfg.console(),
+            StreamEndpoint(hub, cfg.ws_buffer).handle, healthz, cfg.console(),
         )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -122,3 +124,29 @@ def _read(path: str | None) -> bytes:
     assert path is not None
     with open(path, "rb") as f:
         return f.read()
+
+
+class ServerThread:
+    """An ApiServer on an event loop of its own thread, for callers that are not
+    asyncio programs (`kprobe demo`, tests, benchmarks)."""
+
+    def __init__(self, server: ApiServer) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="kprobe-api", daemon=True)
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(timeout=30)
+        return self
+
+    @property
+    def port(self) -> int:
+        assert self.server.port is not None
+        return self.server.port
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()

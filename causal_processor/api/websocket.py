@@ -59,7 +59,7 @@ class StreamEndpoint:
         self._hub = hub
         self._buffer = buffer
 
-    async def __call__(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(protocols=(WS_PROTOCOL,), heartbeat=HEARTBEAT_S, max_msg_size=1 << 20)
         await ws.prepare(request)
         current: Subscription | None = None

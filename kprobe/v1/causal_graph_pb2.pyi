@@ -155,7 +155,7 @@ class ChainStep(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., label: _Optional[str] = ..., relation: _Optional[str] = ..., latency_contribution_ns: _Optional[int] = ...) -> None: ...
 
 class CausalGraph(_message.Message):
-    __slots__ = ("transaction", "nodes", "edges", "root_cause", "chain", "end_to_end_latency_ns", "critical_path_ns")
+    __slots__ = ("transaction", "nodes", "edges", "root_cause", "chain", "end_to_end_latency_ns", "critical_path_ns", "story")
     TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     EDGES_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +163,7 @@ class CausalGraph(_message.Message):
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     END_TO_END_LATENCY_NS_FIELD_NUMBER: _ClassVar[int]
     CRITICAL_PATH_NS_FIELD_NUMBER: _ClassVar[int]
+    STORY_FIELD_NUMBER: _ClassVar[int]
     transaction: _api_common_pb2.TransactionSummary
     nodes: _containers.RepeatedCompositeFieldContainer[CausalNode]
     edges: _containers.RepeatedCompositeFieldContainer[CausalEdge]
@@ -170,14 +171,17 @@ class CausalGraph(_message.Message):
     chain: _containers.RepeatedCompositeFieldContainer[ChainStep]
     end_to_end_latency_ns: int
     critical_path_ns: int
-    def __init__(self, transaction: _Optional[_Union[_api_common_pb2.TransactionSummary, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[CausalNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[CausalEdge, _Mapping]]] = ..., root_cause: _Optional[_Union[RootCause, _Mapping]] = ..., chain: _Optional[_Iterable[_Union[ChainStep, _Mapping]]] = ..., end_to_end_latency_ns: _Optional[int] = ..., critical_path_ns: _Optional[int] = ...) -> None: ...
+    story: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, transaction: _Optional[_Union[_api_common_pb2.TransactionSummary, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[CausalNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[CausalEdge, _Mapping]]] = ..., root_cause: _Optional[_Union[RootCause, _Mapping]] = ..., chain: _Optional[_Iterable[_Union[ChainStep, _Mapping]]] = ..., end_to_end_latency_ns: _Optional[int] = ..., critical_path_ns: _Optional[int] = ..., story: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RootCauseResponse(_message.Message):
-    __slots__ = ("transaction", "root_cause", "chain")
+    __slots__ = ("transaction", "root_cause", "chain", "story")
     TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     ROOT_CAUSE_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
+    STORY_FIELD_NUMBER: _ClassVar[int]
     transaction: _api_common_pb2.TransactionSummary
     root_cause: RootCause
     chain: _containers.RepeatedCompositeFieldContainer[ChainStep]
-    def __init__(self, transaction: _Optional[_Union[_api_common_pb2.TransactionSummary, _Mapping]] = ..., root_cause: _Optional[_Union[RootCause, _Mapping]] = ..., chain: _Optional[_Iterable[_Union[ChainStep, _Mapping]]] = ...) -> None: ...
+    story: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, transaction: _Optional[_Union[_api_common_pb2.TransactionSummary, _Mapping]] = ..., root_cause: _Optional[_Union[RootCause, _Mapping]] = ..., chain: _Optional[_Iterable[_Union[ChainStep, _Mapping]]] = ..., story: _Optional[_Iterable[str]] = ...) -> None: ...

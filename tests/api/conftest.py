@@ -1,0 +1,79 @@
+"""One processor + API for the module's tests, fed through OTLP (see dataset.py)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from causal_processor import server as processor_server
+from causal_processor.api.config import ApiConfig
+from causal_processor.api.server import ApiServer, ServerThread
+from causal_processor.api.wiring import backends_for
+from causal_processor.config import ProcessorConfig
+from tests.api import dataset
+
+_db = itertools.count()
+
+
+@dataclass
+class Env:
+    api: ServerThread
+    running: processor_server.RunningProcessor
+    incident: dataset.Incident
+    dsn: str
+
+    @property
+    def port(self) -> int:
+        return self.api.port
+
+    @property
+    def store(self):
+        return self.running.processor.store
+
+    def start_api(self, **config) -> ServerThread:
+        """Another API server over the same processor (e.g. with auth on)."""
+        p = self.running.processor
+        return ServerThread(ApiServer(ApiConfig(port=0, **config), backends_for(p.store), live=p.live.subscribe)).start()
+
+
+def processor_config(dsn: str) -> ProcessorConfig:
+    cfg = ProcessorConfig()
+    cfg.storage.dsn = dsn
+    cfg.storage.batch_ms = 5
+    cfg.otlp.grpc_endpoint = "127.0.0.1:0"
+    cfg.otlp.http_endpoint = "127.0.0.1:0"
+    cfg.join.window_s = 0.05
+    cfg.join.idle_flush_s = 0.2
+    cfg.join.tick_ms = 50
+    return cfg
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 20.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {pred}")
+
+
+@pytest.fixture(scope="module")
+def env(chdb_dir: str) -> Iterator[Env]:
+    dsn = f"chdb://{chdb_dir}?database=api{next(_db)}"
+    running = processor_server.start(processor_config(dsn))
+    p = running.processor
+    api = ServerThread(ApiServer(ApiConfig(port=0), backends_for(p.store), live=p.live.subscribe)).start()
+    try:
+        incident = dataset.send(running.grpc_port)
+        for txn in incident.transactions:
+            wait_for(lambda t=txn: p.store.transaction(t) and p.store.transaction_events(t))
+        yield Env(api, running, incident, dsn)
+    finally:
+        api.stop()
+        running.stop(flush=False)
+        p.store.close()
