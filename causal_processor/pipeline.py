@@ -67,6 +67,7 @@ class Processor:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_state = 0.0
+        self._state_saved = False
 
     # ---- lifecycle ----------------------------------------------------------
 
@@ -98,6 +99,7 @@ class Processor:
         wm = self.store.get_state(WATERMARK_KEY)
         if not wm:
             return
+        self._state_saved = True
         since = wm - self.joiner.config.retention_ns
         spans = [from_record(r) for r in self.store.app_spans_since(since)]
         n_events, cursor = 0, None
@@ -165,14 +167,21 @@ class Processor:
             evs = [ev for d, _ in batch for ev in d.events]
             rows = [r for d, _ in batch for r in d.span_rows]
             resources = {pid: res for d, _ in batch for pid, res in d.resources.items()}
+            upstream = [(e, e["financial_context"]) for e in evs
+                        if e["financial_context"].get("transaction_id")]
             try:
                 self._write(evs, rows, resources)
+                if upstream:  # joined before they reached us (another processor upstream)
+                    self.store.write_contexts(upstream, token=batch_token(
+                        "ctx", (e["event_id"] for e, _ in upstream)))
             except Exception as e:
                 log.exception("storage write failed")
                 for _, fut in batch:
                     fut.set_exception(e)
                 continue
             self._resources.update(resources)
+            if not self._state_saved:
+                self._save_first_watermark(evs, batch)
             with self._join_lock:
                 self.joiner.add_spans(s for d, _ in batch for s in d.app_spans)
                 self.joiner.add_events(evs)
@@ -180,6 +189,14 @@ class Processor:
                 fut.set_result(None)
             self.metrics.events_stored.inc(len(evs))
             self.live.publish(STORED, evs)
+
+    def _save_first_watermark(self, evs: list[dict[str, Any]],
+                              batch: list[tuple[Decoded, Future[None]]]) -> None:
+        """Before anything is joined, the first data's time is where a restart resumes."""
+        times = [e["timestamp_ns"] for e in evs] + [s.start_ns for d, _ in batch for s in d.app_spans]
+        if times:
+            self.store.set_state(WATERMARK_KEY, min(times))
+            self._state_saved = True
 
     def _write(self, evs: list[dict[str, Any]], rows: list[list[Any]],
                resources: Mapping[int, Mapping[str, str]], attempts: int = 3) -> None:
@@ -247,7 +264,7 @@ class Processor:
         self.metrics.update_join_ratio()
         self.metrics.spans_unresolved.set(out.spans_unresolved)
         w = self.joiner.watermark
-        if w > 0:
+        if w > 0 and self._state_saved:
             self.metrics.watermark_lag.set(max(0.0, (time.time_ns() - w) / 1e9))
             if time.monotonic() - self._last_state > 1.0:
                 self.store.set_state(WATERMARK_KEY, w)

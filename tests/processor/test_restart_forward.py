@@ -1,0 +1,128 @@
+"""Durability across a restart, and OTLP forwarding (to a live and to a dead backend)."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind
+
+from causal_processor import server
+from causal_processor.config import ProcessorConfig
+from kprobe import events, otlp
+
+MS = 1_000_000
+PID = 5151
+
+
+def _config(dsn: str, *, window_s: float, idle_s: float, forward: str = "") -> ProcessorConfig:
+    cfg = ProcessorConfig()
+    cfg.storage.dsn = dsn
+    cfg.storage.batch_ms = 5
+    cfg.otlp.grpc_endpoint = "127.0.0.1:0"
+    cfg.otlp.http_endpoint = ""
+    cfg.join.window_s = window_s
+    cfg.join.idle_flush_s = idle_s
+    cfg.join.tick_ms = 50
+    cfg.forward.endpoint = forward
+    cfg.forward.max_retries = 1
+    cfg.forward.timeout_s = 2
+    return cfg
+
+
+def _payments(grpc_port: int, n: int) -> dict[str, tuple[str, list[dict]]]:
+    """n payments through the real SDK exporter, plus each one's kernel events over OTLP.
+
+    Returns payment id -> (trace id, its kernel events).
+    """
+    provider = TracerProvider(resource=Resource.create({"service.name": "payments"}))
+    provider.add_span_processor(SimpleSpanProcessor(
+        OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)))
+    tracer = provider.get_tracer("t")
+    out, evs = {}, []
+    for i in range(n):
+        port = 40000 + i
+        start = time.time_ns()
+        span = tracer.start_span("POST /pay", kind=SpanKind.SERVER, start_time=start, attributes={
+            "payment.id": f"r-{i}", "net.peer.ip": "127.0.0.1", "net.peer.port": port})
+        mine = [events.make_event("TCPRecv", pid=PID, tid=100 + i, timestamp_ns=start - 50_000,
+                                  saddr="127.0.0.1", sport=8080, daddr="127.0.0.1", dport=port,
+                                  bytes=200, ret=200)]
+        mine += [events.make_event("SyscallWrite", pid=PID, tid=100 + i, timestamp_ns=start + k * 1000,
+                                   fd=7, bytes=64, ret=64) for k in range(1, 4)]
+        span.end(end_time=start + 2 * MS)
+        out[f"r-{i}"] = (format(span.get_span_context().trace_id, "032x"), mine)
+        evs += mine
+    provider.shutdown()
+    stub = trace_service_pb2_grpc.TraceServiceStub(grpc.insecure_channel(f"127.0.0.1:{grpc_port}"))
+    req = otlp.events_to_request(evs, {PID: otlp.process_resource(PID, "python3", service="payments")})
+    assert stub.Export(req, timeout=10).partial_success.rejected_spans == 0
+    return out
+
+
+def _wait(pred, timeout=15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def test_restart_loses_nothing_acknowledged(dsn):
+    first = server.start(_config(dsn, window_s=600, idle_s=3600))  # joins nothing before the crash
+    sent = _payments(first.grpc_port, 5)
+    assert first.processor.store.transaction_events("r-0") == []
+    first.stop(flush=False)  # abandon the in-memory join state, as a crash would
+
+    second = server.start(_config(dsn, window_s=0.05, idle_s=0.2))
+    try:
+        store = second.processor.store
+        for pay, (trace_id, evs) in sent.items():
+            assert _wait(lambda p=pay: len(store.transaction_events(p)) == 4)
+            got = store.transaction_events(pay)
+            assert [e["event_id"] for e in got] == [e["event_id"] for e in evs]
+            assert {e["financial_context"]["trace_id"] for e in got} == {trace_id}
+            assert [s.name for s in store.trace_spans(trace_id)] == ["POST /pay"]
+        n = store.client.query("SELECT count() FROM kernel_events FINAL").result_rows[0][0]
+        assert n == 20
+    finally:
+        second.stop()
+
+
+def test_forwarding_reparents_kernel_spans_and_a_dead_backend_blocks_nothing(dsn, chdb_dir):
+    sink = server.start(_config(f"chdb://{chdb_dir}?database=sink_{time.time_ns()}", window_s=600, idle_s=3600))
+    proc = server.start(_config(dsn, window_s=0.05, idle_s=0.2, forward=f"127.0.0.1:{sink.grpc_port}"))
+    try:
+        sent = _payments(proc.grpc_port, 3)
+        for pay, (trace_id, _) in sent.items():
+            assert _wait(lambda p=pay: len(sink.processor.store.transaction_events(p)) == 4)
+            spans = sink.processor.store.trace_spans(trace_id)
+            assert [s.name for s in spans] == ["POST /pay"]  # the app span, passed through
+            got = sink.processor.store.transaction_events(pay)
+            assert {e["financial_context"]["span_id"] for e in got} == {spans[0].span_id}
+        assert proc.processor.forwarder.drain(10)
+        m = proc.processor.metrics
+        assert m.spans_out._value.get() == 3 + 12 and m.spans_dropped._value.get() == 0
+    finally:
+        proc.stop()
+        sink.stop()
+
+    dead_port = sink.grpc_port  # nothing listens there any more
+    fresh = f"chdb://{chdb_dir}?database=dead_{time.time_ns()}"
+    proc = server.start(_config(fresh, window_s=0.05, idle_s=0.2, forward=f"127.0.0.1:{dead_port}"))
+    try:
+        t0 = time.monotonic()
+        sent = _payments(proc.grpc_port, 2)
+        assert time.monotonic() - t0 < 5  # acknowledged without waiting for the backend
+        for pay in sent:
+            assert _wait(lambda p=pay: len(proc.processor.store.transaction_events(p)) == 4)
+        assert proc.processor.forwarder.drain(20)
+        assert proc.processor.metrics.spans_dropped._value.get() == 2 + 8
+    finally:
+        proc.stop()
