@@ -1,0 +1,70 @@
+"""memory-pressure: the seeds' incident.
+
+The batch job, in settlement's memory cgroup, pins anonymous memory and streams
+an export onto the (slow) batch volume. The cgroup limit is set just above what
+is in use, so the cgroup fills with dirty and under-writeback export pages; on
+cgroup v1 reclaim cannot write them itself and waits for writeback (on v2 it is
+throttled), so settlement's ledger append blocks in memcg reclaim until the batch
+volume has written enough. The culprit is the batch job.
+"""
+
+from __future__ import annotations
+
+import json
+
+from testbed.errors import TestbedError
+from testbed.faults.base import Fault
+from testbed.system import BATCH_JOB, SETTLEMENT
+from testbed.truth import ProcessInfo
+
+
+class MemoryPressure(Fault):
+    kind = "memory-pressure"
+    mechanism = "memory-reclaim"
+    default_target = SETTLEMENT
+    defaults = {  # noqa: RUF012
+        "writers": 3,  # export writer threads: more of them, fewer clean pages to reclaim
+        "anon_mb": 36,  # batch heap pinned (no swap: never reclaimable)
+        "headroom_mb": 28,  # limit above current use before the export starts
+        "mbps": 4,  # batch volume write bandwidth, MiB/s: reclaim waits on it
+    }
+    incident_after_s = 1.0
+
+    def inject(self) -> list[ProcessInfo]:
+        system = self.system
+        if self.target != SETTLEMENT:
+            raise TestbedError("memory-pressure targets settlement-svc (it shares the batch job's cgroup)")
+        assert system.pool is not None and system.batch_volume is not None
+        p = self.params
+        system.batch_volume.throttle_writes(int(p["mbps"] * (1 << 20)), system.pool.path)
+        limit = system.pool.usage_bytes() + int((p["anon_mb"] + p["headroom_mb"]) * (1 << 20))
+        system.pool.set_limit(limit)
+        self._oom_before = system.pool.oom_kills()
+        batch = system.child(BATCH_JOB)
+        answer = batch.send_line(json.dumps({
+            "cmd": "pressure", "anon_mb": int(p["anon_mb"]), "writers": int(p["writers"]),
+            "dir": str(system.batch_volume.mountpoint), "file_mb": 128,
+        }))
+        if json.loads(answer).get("ok") != "pressure":
+            raise TestbedError(f"batch-job refused the export: {answer}")
+        assert self.truth is not None
+        self.truth.measured["limit_bytes"] = limit
+        return [ProcessInfo(role=BATCH_JOB, pid=batch.pid, comm=BATCH_JOB,
+                            cpus=tuple(system.cpus_of(BATCH_JOB)))]
+
+    def remove(self) -> None:
+        # lift the limit and the throttle first: the export's writers, stuck in
+        # reclaim and writeback, then finish their last write at once
+        system = self.system
+        if system.pool is not None:
+            system.pool.set_limit(None)
+            if self.truth is not None:
+                self.truth.measured["oom_kills"] = system.pool.oom_kills() - self._oom_before
+        if system.batch_volume is not None and system.pool is not None:
+            system.batch_volume.throttle_writes(None, system.pool.path)
+        batch = system.children.get(BATCH_JOB)
+        if batch is not None and batch.proc.poll() is None:
+            batch.send_line(json.dumps({"cmd": "stop"}))
+
+    def predicts_failure(self, timeout_ms: int) -> bool:
+        return True

@@ -1,0 +1,118 @@
+"""settlement-svc: writes one durable ledger entry per payment.
+
+The write is what a ledger does: take the ledger lock, append the entry as one
+page-aligned block (LEDGER_BLOCK_BYTES, default 256 KiB, so each entry needs fresh
+page-cache pages charged to this service's memory cgroup), fsync, release. Spans
+`ledger.write` > `ledger.lock.wait` / `ledger.append` / `ledger.fsync` mark each
+step. The admin hook starts a compactor thread that holds the ledger lock (the
+lock-contention fault).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Any
+
+from testbed.services.process import set_comm, setup_from_env
+
+SERVICE = "settlement-svc"
+COMPACTOR_COMM = "ledger-compact"
+
+
+class LedgerCompactor:
+    """A thread that holds the ledger lock for hold_ms every every_ms."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.tid = 0
+
+    def start(self, hold_ms: float, every_ms: float) -> int:
+        self.stop()
+        self._stop.clear()
+        ready = threading.Event()
+
+        def run() -> None:
+            set_comm(COMPACTOR_COMM)
+            self.tid = threading.get_native_id()
+            ready.set()
+            while not self._stop.is_set():
+                started = time.monotonic()
+                with self._lock:
+                    self._stop.wait(hold_ms / 1000)
+                rest = every_ms / 1000 - (time.monotonic() - started)
+                if rest > 0:
+                    self._stop.wait(rest)
+
+        self._thread = threading.Thread(target=run, name=COMPACTOR_COMM, daemon=True)
+        self._thread.start()
+        ready.wait()
+        return self.tid
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+
+def main() -> None:
+    setup_from_env(SERVICE)
+    from opentelemetry import trace
+
+    from testbed.services.http import serve
+    from testbed.services.telemetry import init_tracing
+
+    provider = init_tracing(SERVICE)
+    tracer = trace.get_tracer(SERVICE)
+    block = int(os.environ.get("LEDGER_BLOCK_BYTES", str(256 * 1024)))
+    fd = os.open(os.environ["LEDGER_PATH"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    ledger_lock = threading.Lock()
+    compactor = LedgerCompactor(ledger_lock)
+    sequence = iter(range(1, 1 << 62))
+
+    def settle(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        payment_id = str(body.get("payment_id", ""))
+        trace.get_current_span().set_attributes(
+            {"payment.id": payment_id, "transaction.id": payment_id}
+        )
+        attrs = {"payment.id": payment_id, "ledger.block_bytes": block}
+        with tracer.start_as_current_span("ledger.write", attributes=attrs) as span:
+            with tracer.start_as_current_span("ledger.lock.wait"):
+                ledger_lock.acquire()
+            try:
+                entry_id = next(sequence)
+                span.set_attribute("ledger.entry.id", entry_id)
+                record = json.dumps(
+                    {"entry": entry_id, "payment_id": payment_id, "amount": body.get("amount")}
+                ).encode()
+                data = record.ljust(block - 1, b" ") + b"\n"
+                with tracer.start_as_current_span("ledger.append"):
+                    os.write(fd, data)
+                with tracer.start_as_current_span("ledger.fsync"):
+                    os.fsync(fd)
+            finally:
+                ledger_lock.release()
+        return 201, {"settled": True, "entry": entry_id}
+
+    def hold_lock(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        hold_ms = float(body.get("hold_ms", 0))
+        if hold_ms <= 0:
+            compactor.stop()
+            return 200, {"tid": 0}
+        tid = compactor.start(hold_ms, float(body.get("every_ms", hold_ms * 1.5)))
+        return 200, {"tid": tid, "comm": COMPACTOR_COMM}
+
+    try:
+        serve(provider, {"/settlements": settle}, admin={"/admin/ledger-lock": hold_lock})
+    finally:
+        compactor.stop()
+        os.close(fd)
+
+
+if __name__ == "__main__":
+    main()
