@@ -78,5 +78,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# Neo4j's own Cypher parser, which the causal tests run every Neo4j statement through.
+if [ ! -d tests/cypher/node_modules/@neo4j-cypher/language-support ]; then
+  log "installing the Cypher parser (tests/cypher)"
+  npm ci --prefix tests/cypher --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 .venv/bin/python -c 'import bcc, kprobe' || { echo "setup: venv cannot import bcc/kprobe" >&2; exit 1; }
 log "ok"

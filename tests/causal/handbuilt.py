@@ -7,11 +7,14 @@ produces.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from typing import Any
 
 from kprobe.events import make_event
 
-T0 = 1_763_000_000_000_000_000
+# an hour ago, whole seconds: stores apply retention TTLs to event time
+T0 = (time.time_ns() // 1_000_000_000 - 3600) * 1_000_000_000
 MS = 1_000_000
 
 HANDLER, RISK, SETTLE, BATCH, HOG, OTHER = 100, 200, 300, 400, 500, 600
@@ -66,3 +69,76 @@ def payment_spans(settle_ms: float, *, timeout_ms: float = 750.0, risk_ms: float
         span("c1", "a3", "POST /settle", SETTLE, settle_start, settle_end),
         span("c2", "c1", "ledger.write", SETTLE, settle_start + 0.2, settle_end - 0.1, kind="SPAN_KIND_INTERNAL"),
     ]
+
+
+def as_transaction(evs: list[dict[str, Any]], spans: list[dict[str, Any]], txn: str,
+                   shift_ms: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A copy of a hand-built transaction under another id, shifted in time
+    (new span ids, event ids and trace id), to fill a store with several."""
+    shift = round(shift_ms * MS)
+    trace = hashlib.blake2b(txn.encode(), digest_size=16).hexdigest()
+    out_evs = []
+    for e in evs:
+        fields = {k: v for k, v in e.items() if k not in ("event_id", "event_type", "financial_context")}
+        fields["timestamp_ns"] += shift
+        ctx = dict(e["financial_context"])
+        if ctx.get("transaction_id"):
+            ctx.update(transaction_id=txn, trace_id=trace, span_id=f"{txn}-{ctx['span_id']}")
+        out_evs.append(make_event(e["event_type"], financial_context=ctx, **fields))
+    out_spans = []
+    for s in spans:
+        c = dict(s, trace_id=trace, span_id=f"{txn}-{s['span_id']}", start_ns=s["start_ns"] + shift,
+                 end_ns=s["end_ns"] + shift)
+        c["parent_span_id"] = f"{txn}-{s['parent_span_id']}" if s["parent_span_id"] else ""
+        c["transaction_id"] = txn if s["transaction_id"] else ""
+        out_spans.append(c)
+    return out_evs, out_spans
+
+
+def memory_story() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The seeds' story: the ledger write stalls 800 ms in memcg reclaim driven by the
+    batch job; the handler's 750 ms timeout fires; the payment fails."""
+    spans = payment_spans(800.0)
+    evs = [
+        ev("SyscallWrite", SETTLE, 2.5, 799.0, span="c2", fd=7, bytes=4096, ret=4096),
+        ev("MemoryReclaim", SETTLE, 2.6, 798.0, span="c2", pages_reclaimed=512, reclaim_kind="MEMCG", cgroup_id=77),
+        ev("SchedSwitch", HANDLER, 2.2, 750.0, span="a3", off_cpu_reason="BLOCKED", waker_comm="swapper/1"),
+    ]
+    evs += [ev("PageFault", BATCH, -1000 + k * 1.8, cgroup_id=77, address=4096 * k) for k in range(1000)]
+    evs += [ev("MemoryReclaim", BATCH, -500 + k * 20, 5.0, pages_reclaimed=64, reclaim_kind="MEMCG", cgroup_id=77)
+            for k in range(50)]
+    evs += [ev("PageFault", SETTLE, 1.0 + k * 0.01, cgroup_id=77) for k in range(20)]
+    # a process faulting a lot in ANOTHER cgroup is not blamed
+    evs += [ev("PageFault", OTHER, -900 + k * 0.5, cgroup_id=99) for k in range(3000)]
+    return evs, spans
+
+
+def cpu_story() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Settlement waits 4 ms for CPU 1 ten times while a hog runs there; a distractor
+    hog spins on CPU 0."""
+    spans = payment_spans(60.0)
+    evs = []
+    for k in range(10):
+        evs.append(ev("SchedSwitch", SETTLE, 5 + 5 * k, 4.0, span="c2", off_cpu_reason="PREEMPTED",
+                      runq_wait_ns=4 * MS, cpu=1))
+        evs.append(ev("SchedSwitch", HOG, 9 + 5 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1))
+        evs.append(ev("SchedSwitch", OTHER, 9 + 5 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=0))
+    return evs, spans
+
+
+def slow_dependency_story() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """risk-check sleeps 300 ms in user space; the timer fires while a hog runs."""
+    spans = payment_spans(3.0, risk_ms=300.0)
+    evs = [ev("SchedSwitch", RISK, 0.6, 300.0, span="b1", off_cpu_reason="BLOCKED", waker_pid=HOG,
+              waker_tid=TID[HOG], waker_comm="cpu-hog")]
+    return evs, spans
+
+
+def healthy_story() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    spans = payment_spans(4.0)
+    evs = [
+        ev("SyscallWrite", SETTLE, 2.5, 0.3, span="c2", fd=7, bytes=4096, ret=4096),
+        ev("SchedSwitch", SETTLE, 3.0, 0.2, span="c2", off_cpu_reason="PREEMPTED", runq_wait_ns=200_000, cpu=1),
+        ev("SchedSwitch", HOG, 1.0, 2.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1),
+    ]
+    return evs, spans

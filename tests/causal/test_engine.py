@@ -21,9 +21,13 @@ from tests.causal.handbuilt import (
     T0,
     TID,
     TXN,
+    cpu_story,
     ev,
+    healthy_story,
+    memory_story,
     ns,
     payment_spans,
+    slow_dependency_story,
 )
 
 
@@ -37,24 +41,8 @@ def _check_tiling(x) -> None:
     assert x.graph.critical_path_ns == x.end_to_end_ns
 
 
-def _memory_story() -> tuple[list, list]:
-    spans = payment_spans(800.0)
-    evs = [
-        ev("SyscallWrite", SETTLE, 2.5, 799.0, span="c2", fd=7, bytes=4096, ret=4096),
-        ev("MemoryReclaim", SETTLE, 2.6, 798.0, span="c2", pages_reclaimed=512, reclaim_kind="MEMCG", cgroup_id=77),
-        ev("SchedSwitch", HANDLER, 2.2, 750.0, span="a3", off_cpu_reason="BLOCKED", waker_comm="swapper/1"),
-    ]
-    evs += [ev("PageFault", BATCH, -1000 + k * 1.8, cgroup_id=77, address=4096 * k) for k in range(1000)]
-    evs += [ev("MemoryReclaim", BATCH, -500 + k * 20, 5.0, pages_reclaimed=64, reclaim_kind="MEMCG", cgroup_id=77)
-            for k in range(50)]
-    evs += [ev("PageFault", SETTLE, 1.0 + k * 0.01, cgroup_id=77) for k in range(20)]
-    # a process faulting a lot in ANOTHER cgroup is not blamed
-    evs += [ev("PageFault", OTHER, -900 + k * 0.5, cgroup_id=99) for k in range(3000)]
-    return evs, spans
-
-
 def test_memory_reclaim_story_exact() -> None:
-    evs, spans = _memory_story()
+    evs, spans = memory_story()
     x = explain(MemorySource(evs, spans), TXN)
     _check_tiling(x)
     assert x.status == "ERROR"
@@ -86,15 +74,7 @@ def test_memory_reclaim_story_exact() -> None:
 
 
 def test_cpu_contention_blames_the_hog_on_that_cpu_not_the_distractor() -> None:
-    spans = payment_spans(60.0)
-    evs = []
-    for k in range(10):  # settlement waits 4 ms for CPU 1 ten times
-        evs.append(ev("SchedSwitch", SETTLE, 5 + 5 * k, 4.0, span="c2", off_cpu_reason="PREEMPTED",
-                      runq_wait_ns=4 * MS, cpu=1))
-        # the hog runs on CPU 1 meanwhile; it is off CPU while settlement runs
-        evs.append(ev("SchedSwitch", HOG, 9 + 5 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1))
-        # the distractor hog spins on CPU 0
-        evs.append(ev("SchedSwitch", OTHER, 9 + 5 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=0))
+    evs, spans = cpu_story()
     x = explain(MemorySource(evs, spans), TXN)
     _check_tiling(x)
     rc = x.root_cause
@@ -176,11 +156,7 @@ def test_retransmit_delays_the_wait_for_the_reply() -> None:
 
 
 def test_slow_dependency_blames_the_application_span() -> None:
-    spans = payment_spans(3.0, risk_ms=300.0)
-    evs = [
-        ev("SchedSwitch", RISK, 0.6, 300.0, span="b1", off_cpu_reason="BLOCKED", waker_pid=HOG,
-           waker_tid=TID[HOG], waker_comm="cpu-hog"),  # the timer fired while a hog ran: not a culprit
-    ]
+    evs, spans = slow_dependency_story()  # the timer fired while a hog ran: not a culprit
     x = explain(MemorySource(evs, spans), TXN)
     _check_tiling(x)
     rc = x.root_cause
@@ -201,12 +177,7 @@ def test_timeout_without_a_deeper_cause() -> None:
 
 
 def test_healthy_transaction_blames_nobody() -> None:
-    spans = payment_spans(4.0)
-    evs = [
-        ev("SyscallWrite", SETTLE, 2.5, 0.3, span="c2", fd=7, bytes=4096, ret=4096),
-        ev("SchedSwitch", SETTLE, 3.0, 0.2, span="c2", off_cpu_reason="PREEMPTED", runq_wait_ns=200_000, cpu=1),
-        ev("SchedSwitch", HOG, 1.0, 2.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1),
-    ]
+    evs, spans = healthy_story()
     x = explain(MemorySource(evs, spans), TXN)
     _check_tiling(x)
     assert x.root_cause.mechanism == "none"
@@ -215,7 +186,7 @@ def test_healthy_transaction_blames_nobody() -> None:
 
 
 def test_unknown_transaction_is_a_lookup_error() -> None:
-    evs, spans = _memory_story()
+    evs, spans = memory_story()
     with pytest.raises(LookupError, match="unknown transaction 'nope'"):
         explain(MemorySource(evs, spans), "nope")
 
@@ -233,7 +204,7 @@ def test_crisp_clips_overflowing_children_and_skips_overlaps() -> None:
 
 
 def test_json_shape() -> None:
-    evs, spans = _memory_story()
+    evs, spans = memory_story()
     d = explain(MemorySource(evs, spans), TXN).to_dict()
     assert set(d) >= {"transaction_id", "status", "end_to_end_latency_ns", "root_cause", "chain", "graph"}
     assert set(d["root_cause"]) >= {"mechanism", "culprit", "contribution_ns", "evidence"}
