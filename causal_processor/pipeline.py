@@ -165,12 +165,13 @@ class Processor:
                     return
                 continue
             evs = [ev for d, _ in batch for ev in d.events]
+            ev_rows = [r for d, _ in batch for r in d.event_rows]
             rows = [r for d, _ in batch for r in d.span_rows]
             resources = {pid: res for d, _ in batch for pid, res in d.resources.items()}
             upstream = [(e, e["financial_context"]) for e in evs
                         if e["financial_context"].get("transaction_id")]
             try:
-                self._write(evs, rows, resources)
+                self._write(evs, ev_rows, rows)
                 if upstream:  # joined before they reached us (another processor upstream)
                     self.store.write_contexts(upstream, token=batch_token(
                         "ctx", (e["event_id"] for e, _ in upstream)))
@@ -198,15 +199,15 @@ class Processor:
             self.store.set_state(WATERMARK_KEY, min(times))
             self._state_saved = True
 
-    def _write(self, evs: list[dict[str, Any]], rows: list[list[Any]],
-               resources: Mapping[int, Mapping[str, str]], attempts: int = 3) -> None:
+    def _write(self, evs: list[dict[str, Any]], ev_rows: list[list[Any]], rows: list[list[Any]],
+               attempts: int = 3) -> None:
         """Write with retries; the same rows carry the same token, so a retry never duplicates."""
         ev_token = batch_token("events", (e["event_id"] for e in evs))
         span_token = batch_token("spans", (r[2] for r in rows))
         for attempt in range(attempts):
             try:
                 t0 = time.perf_counter()
-                self.store.write_events(evs, resources, token=ev_token)
+                self.store.write_event_rows(ev_rows, token=ev_token)
                 t1 = time.perf_counter()
                 self.store.write_span_rows(rows, token=span_token)
                 t2 = time.perf_counter()

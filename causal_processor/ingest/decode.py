@@ -18,6 +18,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from causal_processor.ingest.kernel_rows import kernel_row
 from causal_processor.join.spans import AppSpan, from_proto
 from causal_processor.storage.records import attr_map, span_row
 from kprobe import otlp
@@ -32,6 +33,7 @@ class Decoded:
     span_rows: list[list[Any]] = field(default_factory=list)  # otel_traces rows (app spans)
     app_spans: list[AppSpan] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    event_rows: list[list[Any]] = field(default_factory=list)  # kernel_events rows of `events`
     resources: dict[int, dict[str, str]] = field(default_factory=dict)  # pid -> kernel resource
     forward: trace_service_pb2.ExportTraceServiceRequest | None = None  # app spans as received
     rejected: int = 0
@@ -91,9 +93,11 @@ def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bo
     for rs in req.resource_spans:
         res = attr_map(rs.resource.attributes)
         pid = otlp.resource_pid(rs.resource) or 0
+        service, host = res.get("service.name", ""), res.get("host.name", "")
         fwd_rs = None
         for ss in rs.scope_spans:
             fwd_ss = None
+            from_receiver = ss.scope.name == otlp.SCOPE_NAME  # skips a scan of every span's attributes
             for span in ss.spans:
                 if len(span.trace_id) != 16 or not any(span.trace_id):
                     out.rejected += 1
@@ -103,17 +107,19 @@ def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bo
                     out.rejected += 1
                     out.errors.append(f"span of trace {span.trace_id.hex()}: span_id must be 8 non-zero bytes")
                     continue
-                if otlp.is_kernel_span(span):
+                if from_receiver or otlp.is_kernel_span(span):
                     if not pid:
                         out.rejected += 1
                         out.errors.append(f"kernel span {span.span_id.hex()}: resource has no process.pid")
                         continue
                     try:
-                        out.events.append(otlp.span_to_event(span, pid))
+                        row, ev = kernel_row(span, pid, service, host)
                     except (ValueError, KeyError, TypeError) as e:
                         out.rejected += 1
                         out.errors.append(f"kernel span {span.span_id.hex()}: {e}")
                         continue
+                    out.event_rows.append(row)
+                    out.events.append(ev)
                     out.resources.setdefault(pid, res)
                     continue
                 attrs = attr_map(span.attributes)

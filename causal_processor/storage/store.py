@@ -153,7 +153,15 @@ class ClickHouseEventStore:
             row.append(res.get("service.name", ""))
             row.append(res.get("host.name", ""))
             rows.append(row)
-        self._insert("kernel_events", _EVENT_NAMES, rows, token)
+        self.write_event_rows(rows, token)
+
+    def write_event_rows(self, rows: Sequence[Sequence[Any]], token: str | None = None) -> None:
+        """kernel_events rows in schema.EVENT_COLUMNS order (the ingest fast path)."""
+        if not rows:
+            return
+        settings = {"insert_deduplication_token": token} if token else None
+        self.client.insert("kernel_events", list(zip(*rows, strict=True)), column_names=list(_EVENT_NAMES),
+                           column_oriented=True, settings=settings)
 
     def write_contexts(
         self, joined: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], token: str | None = None
