@@ -260,6 +260,8 @@ class Processor:
             if self.forwarder:
                 self.forwarder.submit(self._kernel_request(by_pid))
             self.live.publish(JOINED, [ev for ev, _ in joined])
+        if out.revoked:
+            self.store.write_contexts(out.revoked)
         if out.transactions:
             self.store.write_transactions(out.transactions)
         self.metrics.update_join_ratio()

@@ -59,12 +59,15 @@ class JoinConfig:
 @dataclass
 class JoinOutput:
     joined: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    # an event moved to another transaction: its old context, join_method "" (a tombstone)
+    revoked: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
     spans_resolved: dict[str, int] = field(default_factory=dict)  # method -> count
     spans_unresolved: int = 0
 
     def extend(self, other: JoinOutput) -> None:
         self.joined += other.joined
+        self.revoked += other.revoked
         self.transactions += other.transactions
         for k, v in other.spans_resolved.items():
             self.spans_resolved[k] = self.spans_resolved.get(k, 0) + v
@@ -89,6 +92,7 @@ class _Assignment:
     trace_id: str
     depth: int
     confidence: float
+    context: dict[str, Any]
 
 
 class _ThreadEvents:
@@ -292,7 +296,6 @@ class Joiner:
             (cur.trace_id == span.trace_id and depth > cur.depth) or confidence > cur.confidence
         ):
             return
-        self._assigned[ev["event_id"]] = _Assignment(span.trace_id, depth, confidence)
         ctx = {
             "transaction_id": self.transaction_id(span),
             "service": span.service,
@@ -302,6 +305,9 @@ class Joiner:
             "join_method": method,
             "join_confidence": confidence,
         }
+        if cur is not None and cur.context["transaction_id"] != ctx["transaction_id"]:
+            out.revoked.append((ev, {**cur.context, "join_method": "", "join_confidence": 0.0}))
+        self._assigned[ev["event_id"]] = _Assignment(span.trace_id, depth, confidence, ctx)
         ev["financial_context"] = ctx
         out.joined.append((ev, ctx))
 

@@ -153,3 +153,26 @@ def test_trace_id_is_the_transaction_id_without_a_key():
     j.add_events([ev])
     out = j.flush()
     assert out.joined[0][1]["transaction_id"] == "77" * 16
+
+
+def test_a_better_join_moves_an_event_and_revokes_the_old_context():
+    guess = _span("e2", "f2", "", trace_pb2.Span.SPAN_KIND_SERVER, T0, T0 + 10 * MS, "job",
+                  **{"transaction.id": "batch-1"})
+    guess.resource = {"service.name": "payments", "process.pid": PID}
+    ev = _ev("SyscallWrite", 300, T0 + 5 * MS, fd=4, bytes=1, ret=1)
+    j = Joiner(JoinConfig(window_ns=MS))
+    j.add_spans([guess])
+    j.add_events([ev])
+    first = j.flush()
+    assert [c["transaction_id"] for _, c in first.joined] == ["batch-1"]
+    exact = _span("e3", "f3", "", trace_pb2.Span.SPAN_KIND_SERVER, T0 + 4 * MS, T0 + 6 * MS, "POST /pay",
+                  **{"payment.id": "pay-7", "client.address": "127.0.0.1", "client.port": 61000})
+    recv = _ev("TCPRecv", 300, T0 + 4 * MS - 1000, saddr="127.0.0.1", sport=80, daddr="127.0.0.1",
+               dport=61000, bytes=5, ret=5)
+    j.add_spans([exact])
+    j.add_events([recv])
+    second = j.flush()
+    moved = {e["event_id"]: c["transaction_id"] for e, c in second.joined}
+    assert moved == {ev["event_id"]: "pay-7", recv["event_id"]: "pay-7"}
+    assert [(e["event_id"], c["transaction_id"], c["join_method"]) for e, c in second.revoked] == [
+        (ev["event_id"], "batch-1", "")]

@@ -122,3 +122,16 @@ def test_dsn_errors_are_one_line():
 def test_a_second_chdb_directory_in_one_process_is_a_clear_error(store, tmp_path):
     with pytest.raises(StorageError, match="one data directory per process"):
         connect(f"chdb://{tmp_path}")
+
+
+def test_a_revoked_context_hides_the_event_from_its_old_transaction(store):
+    now = time.time_ns()
+    ev = events.make_event("SyscallWrite", pid=7, tid=8, timestamp_ns=now, bytes=1, ret=1)
+    store.write_events([ev])
+    store.write_contexts([(ev, _ctx("old-txn"))])
+    assert len(store.transaction_events("old-txn")) == 1
+    time.sleep(0.001)
+    store.write_contexts([(ev, {**_ctx("old-txn"), "join_method": ""})])
+    store.write_contexts([(ev, _ctx("new-txn"))])
+    assert store.transaction_events("old-txn") == []
+    assert [e["event_id"] for e in store.transaction_events("new-txn")] == [ev["event_id"]]

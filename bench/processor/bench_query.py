@@ -1,0 +1,124 @@
+""""Events of one transaction" with 10M stored events, beside a plain clickhouse-connect loop.
+
+    .venv/bin/python bench/processor/bench_query.py [--events 10000000] [--queries 200]
+
+Data: N kernel events generated inside ClickHouse (INSERT ... SELECT FROM numbers),
+20 consecutive events of one thread per transaction, half of the transactions joined
+(event_context rows). Ours: ClickHouseEventStore.transaction_events(txn), which returns
+full event dicts with their financial context. Baseline, same run: a plain
+clickhouse-connect loop on the naive layout, one flat MergeTree table with the context
+columns, ordered by time, `SELECT * ... WHERE transaction_id = ?`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+
+from causal_processor.storage import schema
+from causal_processor.storage.clickhouse import connect
+from causal_processor.storage.store import ClickHouseEventStore
+
+TYPES = "['SyscallWrite','SyscallRead','TCPSend','TCPRecv','SchedSwitch','PageFault']"
+PER_TXN = 20
+BASE_NS = 1_800_000_000_000_000_000
+
+_GEN = {
+    "event_id": "cityHash64(number)",
+    "timestamp_ns": f"{BASE_NS} + number * 1000",
+    "pid": "1000 + intDiv(number, 20) % 40",
+    "tid": "2000 + intDiv(number, 20) % 400",
+    "cpu": "number % 2",
+    "event_type": f"{TYPES}[number % 6 + 1]",
+    "duration_ns": "500 + number % 1000",
+    "comm": "'worker'",
+    "fd": "5",
+    "bytes": "100 + number % 50",
+    "ret": "100 + number % 50",
+    "service_name": "'payments'",
+}
+_TXN = f"concat('tx-', toString(intDiv(number, {PER_TXN})))"
+_JOINED = f"intDiv(number, {PER_TXN}) % 2 = 0"
+
+
+def _select(columns: list[str], extra: dict[str, str]) -> str:
+    gen = {**_GEN, **extra}
+    return ", ".join(f"{gen[c]} AS `{c}`" for c in columns if c in gen)
+
+
+def load(store: ClickHouseEventStore, n: int) -> float:
+    t0 = time.perf_counter()
+    cols = [c for c, _ in schema.EVENT_COLUMNS if c in _GEN]
+    store.client.command(f"INSERT INTO kernel_events ({', '.join(cols)}) SELECT {_select(cols, {})} "
+                         f"FROM numbers({n})")
+    ctx_cols = ["event_id", "timestamp_ns", "pid", "tid", "event_type", "transaction_id", "service",
+                "operation", "trace_id", "span_id", "join_method", "join_confidence", "joined_at_ns"]
+    extra = {"transaction_id": _TXN, "service": "'payments'", "operation": "'POST /pay'",
+             "trace_id": "hex(cityHash64(intDiv(number, 20)))", "span_id": "hex(intDiv(number, 20))",
+             "join_method": "'server_recv'", "join_confidence": "0.95", "joined_at_ns": "1"}
+    store.client.command(f"INSERT INTO event_context ({', '.join(ctx_cols)}) SELECT "
+                         f"{_select(ctx_cols, extra)} FROM numbers({n}) WHERE {_JOINED}")
+    store.client.command("OPTIMIZE TABLE kernel_events FINAL")
+    store.client.command("OPTIMIZE TABLE event_context FINAL")
+    return time.perf_counter() - t0
+
+
+def load_baseline(client, n: int) -> float:
+    t0 = time.perf_counter()
+    cols = [(c, t) for c, t in schema.EVENT_COLUMNS if c in _GEN] + [("transaction_id", "String")]
+    client.command("DROP TABLE IF EXISTS flat_events")
+    client.command("CREATE TABLE flat_events ({}) ENGINE = MergeTree ORDER BY timestamp_ns".format(
+        ", ".join(f"`{c}` {t}" for c, t in cols)))
+    names = [c for c, _ in cols]
+    extra = {"transaction_id": f"if({_JOINED}, {_TXN}, '')"}
+    client.command(f"INSERT INTO flat_events ({', '.join(names)}) SELECT {_select(names, extra)} "
+                   f"FROM numbers({n})")
+    client.command("OPTIMIZE TABLE flat_events FINAL")
+    return time.perf_counter() - t0
+
+
+def timed(fn, txns: list[str], expect: int) -> dict:
+    lat = []
+    for t in txns:
+        t0 = time.perf_counter()
+        got = fn(t)
+        lat.append((time.perf_counter() - t0) * 1000)
+        assert len(got) == expect, (t, len(got))
+    lat.sort()
+    return {"median_ms": statistics.median(lat), "p95_ms": lat[int(len(lat) * 0.95) - 1],
+            "queries": len(lat)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--dir", default=None)
+    a = ap.parse_args()
+    data_dir = a.dir or tempfile.mkdtemp(prefix="kprobe-bench-q-")
+    store = ClickHouseEventStore(f"chdb://{data_dir}?database=q_ours")
+    load_s = load(store, a.events)
+    base = connect(f"chdb://{data_dir}?database=q_base")
+    base_load_s = load_baseline(base, a.events)
+    rng = random.Random(1)
+    n_txn = a.events // PER_TXN
+    txns = [f"tx-{2 * rng.randrange(n_txn // 2)}" for _ in range(a.queries)]
+    store.transaction_events(txns[0])  # warm caches for both
+    base.query("SELECT * FROM flat_events WHERE transaction_id = 'tx-0'")
+    ours = timed(store.transaction_events, txns, PER_TXN)
+    baseline = timed(lambda t: base.query(
+        "SELECT * FROM flat_events WHERE transaction_id = {t:String} ORDER BY timestamp_ns",
+        parameters={"t": t}).result_rows, txns, PER_TXN)
+    json.dump({"events": a.events, "load_s": {"ours": load_s, "baseline": base_load_s},
+               "ours": ours, "baseline": baseline,
+               "speedup_median": baseline["median_ms"] / ours["median_ms"]}, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
