@@ -1,0 +1,229 @@
+"""Compile, load and attach the programs in bpf/: once per process, reused by every capture.
+
+The programs are compiled together into one bcc module (they share the ring
+buffer, the per-CPU batches and the target filter). Each event type names the
+tracepoints it needs; a capture attaches only those, and a tracepoint absent
+from this kernel is compiled out with a warning naming what will be missing.
+Compiling takes ~0.5 s, so loaded modules are pooled: stopping a capture
+detaches its tracepoints and returns the module to the pool for the next one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+from collector_receiver import errors, record
+from collector_receiver.btf import BTFError, KernelBTF
+
+log = logging.getLogger(__name__)
+
+BPF_DIR = Path(__file__).with_name("bpf")
+HEADER = "kprobe.bpf.h"
+# Order matters: later files call helpers defined by earlier ones.
+PROGRAM_FILES = (
+    "faults.bpf.c", "syscalls.bpf.c", "tcp.bpf.c", "sched.bpf.c", "reclaim.bpf.c", "targets.bpf.c",
+)
+RINGBUF_PAGES = 4096  # 16 MiB
+TIMER_FLUSH_PERIOD_NS = 50_000_000
+
+_READ = ("read", "pread64", "readv")
+_WRITE = ("write", "pwrite64", "writev")
+_SOCK_OUT = ("sendto", "sendmsg")
+_SOCK_IN = ("recvfrom", "recvmsg")
+
+
+def _syscalls(*names: str) -> tuple[str, ...]:
+    return tuple(f"syscalls:sys_{d}_{n}" for n in names for d in ("enter", "exit"))
+
+
+TYPE_TRACEPOINTS: dict[str, tuple[str, ...]] = {
+    "SyscallRead": _syscalls(*_READ),
+    "SyscallWrite": _syscalls(*_WRITE),
+    "SyscallFsync": _syscalls("fsync", "fdatasync"),
+    # The socket layer gives bytes and 4-tuple; the syscalls give fd and start time.
+    "TCPSend": ("sock:sock_send_length", *_syscalls(*_SOCK_OUT, *_WRITE)),
+    "TCPRecv": ("sock:sock_recv_length", *_syscalls(*_SOCK_IN, *_READ)),
+    # Retransmits are attributed to the last traced thread that used the socket.
+    "TCPRetransmit": ("tcp:tcp_retransmit_skb", "sock:sock_send_length", "sock:sock_recv_length"),
+    "SchedSwitch": ("sched:sched_switch", "sched:sched_waking"),
+    "SchedWakeup": ("sched:sched_switch", "sched:sched_waking"),
+    "PageFault": ("exceptions:page_fault_user",),
+    "MemoryReclaim": (
+        "vmscan:mm_vmscan_direct_reclaim_begin", "vmscan:mm_vmscan_direct_reclaim_end",
+        "vmscan:mm_vmscan_memcg_reclaim_begin", "vmscan:mm_vmscan_memcg_reclaim_end",
+    ),
+}
+ALWAYS_TRACEPOINTS = ("sched:sched_process_fork", "sched:sched_process_exit")
+
+# -D name -> (struct, member) read through the running kernel's BTF.
+BTF_OFFSETS = {
+    "KP_OFF_TASK_MAJ_FLT": ("task_struct", "maj_flt"),
+    "KP_OFF_SKC_DADDR": ("sock_common", "skc_daddr"),
+    "KP_OFF_SKC_RCV_SADDR": ("sock_common", "skc_rcv_saddr"),
+    "KP_OFF_SKC_DPORT": ("sock_common", "skc_dport"),
+    "KP_OFF_SKC_NUM": ("sock_common", "skc_num"),
+    "KP_OFF_SKC_V6_DADDR": ("sock_common", "skc_v6_daddr"),
+    "KP_OFF_SKC_V6_RCV_SADDR": ("sock_common", "skc_v6_rcv_saddr"),
+    "KP_OFF_SKB_CB": ("sk_buff", "cb"),
+    "KP_OFF_TCP_GSO_SEGS": ("tcp_skb_cb", "tcp_gso_segs"),
+}
+
+_PROBE_RE = re.compile(r"TRACEPOINT_PROBE\((\w+),\s*(\w+)\)")
+
+
+def program_text() -> str:
+    """The programs as one bcc source, with the generated record definitions."""
+    header = (BPF_DIR / HEADER).read_text().replace(
+        "KP_GENERATED_DEFINITIONS", record.c_definitions()
+    )
+    return "\n".join([header, *((BPF_DIR / f).read_text() for f in PROGRAM_FILES)])
+
+
+def program_tracepoints(text: str) -> tuple[str, ...]:
+    return tuple(f"{c}:{e}" for c, e in _PROBE_RE.findall(text))
+
+
+@cache
+def btf_offsets() -> dict[str, int] | None:
+    """-D offsets from the running kernel's BTF, or None (then headers must match)."""
+    try:
+        btf = KernelBTF.running_kernel()
+        return {name: btf.offset(s, m) for name, (s, m) in BTF_OFFSETS.items()}
+    except BTFError as e:
+        log.warning("no usable kernel BTF (%s): struct offsets come from the installed headers", e)
+        return None
+
+
+def missing_tracepoints(tracepoints: Iterable[str], tracefs: Path) -> list[str]:
+    return [
+        tp for tp in tracepoints
+        if not (tracefs / "events" / tp.replace(":", "/") / "format").exists()
+    ]
+
+
+def affected_types(missing: Iterable[str]) -> list[str]:
+    gone = set(missing)
+    return [t for t, tps in TYPE_TRACEPOINTS.items() if gone & set(tps)]
+
+
+class LoadedPrograms:
+    """One compiled and loaded module: attach a set of types, detach, reuse."""
+
+    def __init__(self, tracefs: Path | None = None) -> None:
+        errors.check_privileges()
+        root = tracefs or errors.tracefs_root()
+        errors.check_headers()
+        from bcc import BPF  # Debian's python3-bpfcc; imported late so errors above come first
+
+        text = program_text()
+        present = program_tracepoints(text)
+        self.missing = missing_tracepoints(present, root)
+        for tp in self.missing:
+            types = [t for t, tps in TYPE_TRACEPOINTS.items() if tp in tps]
+            log.warning(
+                "tracepoint %s is missing on this kernel: %s will not be captured",
+                tp, ", ".join(types) or "nothing",
+            )
+        self.available = tuple(tp for tp in present if tp not in self.missing)
+        cflags = [f"-DKP_RINGBUF_PAGES={RINGBUF_PAGES}", "-Wno-unused-function"]
+        cflags += [f"-DKP_TP_{tp.replace(':', '__')}=1" for tp in self.available]
+        offsets = btf_offsets()
+        if offsets:
+            cflags += [f"-D{k}={v}" for k, v in offsets.items()]
+        try:
+            self.bpf = BPF(text=text, cflags=cflags)
+        except Exception as e:
+            raise errors.CaptureError(f"the BPF programs did not load: {e}") from e
+        # bcc attaches every TRACEPOINT_PROBE on load; captures attach what they need.
+        for tp in self.available:
+            self.bpf.detach_tracepoint(tp.encode())
+        self._attached: list[str] = []
+        self._timer = False
+        self._chunks: list[bytes] = []
+        self.bpf["kp_events"].open_ring_buffer(self._on_batch)
+
+    def _on_batch(self, _ctx: object, data: int, size: int) -> int:
+        self._chunks.append(ctypes.string_at(data, size))
+        return 0
+
+    def poll(self, timeout_ms: int) -> list[bytes]:
+        """Wait up to timeout_ms for batches; return those received so far."""
+        self.bpf.ring_buffer_poll(timeout_ms)
+        return self.take()
+
+    def take(self) -> list[bytes]:
+        """Batches already in the ring buffer, without waiting."""
+        self.bpf.ring_buffer_consume()
+        chunks, self._chunks = self._chunks, []
+        return chunks
+
+    def partial_batches(self) -> list[bytes]:
+        """The per-CPU batches not yet flushed (call only with everything detached), emptied."""
+        table = self.bpf["kp_batches"]
+        key = ctypes.c_int(0)
+        out = []
+        values = table[key]
+        for v in values:
+            raw = ctypes.string_at(ctypes.addressof(v), ctypes.sizeof(v))
+            if int.from_bytes(raw[:4], "little"):
+                out.append(raw)
+        table[key] = _zeroed(table, len(values))
+        return out
+
+    def attach(self, types: Iterable[str]) -> list[str]:
+        """Attach the tracepoints these types need; return the types that cannot be captured."""
+        wanted: list[str] = list(ALWAYS_TRACEPOINTS)
+        for t in types:
+            wanted.extend(TYPE_TRACEPOINTS[t])
+        for tp in dict.fromkeys(wanted):
+            if tp in self.available:
+                fn = "tracepoint__" + tp.replace(":", "__")
+                self.bpf.attach_tracepoint(tp=tp.encode(), fn_name=fn.encode())
+                self._attached.append(tp)
+        from bcc import PerfSWConfig, PerfType
+
+        self.bpf.attach_perf_event(
+            ev_type=PerfType.SOFTWARE, ev_config=PerfSWConfig.CPU_CLOCK,
+            fn_name=b"kp_timer_flush", sample_period=TIMER_FLUSH_PERIOD_NS,
+        )
+        self._timer = True
+        return [t for t in types if t in affected_types(self.missing)]
+
+    def detach(self) -> None:
+        for tp in self._attached:
+            self.bpf.detach_tracepoint(tp.encode())
+        self._attached.clear()
+        if self._timer:
+            from bcc import PerfSWConfig, PerfType
+
+            self.bpf.detach_perf_event(ev_type=PerfType.SOFTWARE, ev_config=PerfSWConfig.CPU_CLOCK)
+            self._timer = False
+
+
+def _zeroed(table: object, ncpu: int) -> object:
+    leaf = table.Leaf  # type: ignore[attr-defined]
+    return (leaf * ncpu)()
+
+
+_pool: list[LoadedPrograms] = []
+_pool_lock = threading.Lock()
+
+
+def acquire() -> LoadedPrograms:
+    """A loaded module nobody uses: from the pool, or freshly compiled."""
+    with _pool_lock:
+        if _pool:
+            return _pool.pop()
+    return LoadedPrograms()
+
+
+def release(programs: LoadedPrograms) -> None:
+    programs.detach()
+    with _pool_lock:
+        _pool.append(programs)
