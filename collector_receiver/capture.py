@@ -83,6 +83,7 @@ class Capture:
         follow_children: bool = True,
         poll_ms: int = 50,
         command_env: dict[str, str] | None = None,
+        command_stdout: int | IO[Any] | None = None,
     ) -> None:
         self.types = list(types or events.EVENT_TYPE_NAMES)
         for t in self.types:
@@ -92,6 +93,7 @@ class Capture:
         self.target: Target = make_target(pids, comms, cgroup, command, follow_children)
         self.command = list(command) if command else None
         self.command_env = command_env
+        self.command_stdout = command_stdout
         self.on_events = on_events
         self.on_records = on_records
         self.exporter = exporter
@@ -228,7 +230,7 @@ class Capture:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _GATE, str(gate_r),
                  *self.command],
-                pass_fds=(gate_r,), env=env,
+                pass_fds=(gate_r,), env=env, stdout=self.command_stdout,
             )
         finally:
             os.close(gate_r)
