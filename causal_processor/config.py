@@ -137,3 +137,22 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Proce
             cur[parts[-1]] = value
             _apply(cfg, nested, f"${ENV_PREFIX}")
     return cfg
+
+
+def local(dsn: str, *, window_s: float = 0.05, idle_flush_s: float = 0.2, http: bool = True,
+          forward: str = "") -> ProcessorConfig:
+    """An in-process processor on free loopback ports that joins within a tick or two.
+
+    For tests, benchmarks and embedding (the API, the testbed): batches flush after 5 ms
+    and the join runs every 50 ms with a short lateness window.
+    """
+    cfg = ProcessorConfig()
+    cfg.storage.dsn = dsn
+    cfg.storage.batch_ms = 5
+    cfg.otlp.grpc_endpoint = "127.0.0.1:0"
+    cfg.otlp.http_endpoint = "127.0.0.1:0" if http else ""
+    cfg.join.window_s = window_s
+    cfg.join.idle_flush_s = idle_flush_s
+    cfg.join.tick_ms = 50
+    cfg.forward.endpoint = forward
+    return cfg

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from causal_processor import server
-from causal_processor.config import ProcessorConfig
+from causal_processor import config, server
 
 pytestmark = pytest.mark.ebpf
 APP = Path(__file__).parent / "apps" / "threaded_payments.py"
@@ -35,18 +34,6 @@ def _receiver():
     from collector_receiver.exporter import OtlpExporter
 
     return Capture, OtlpExporter
-
-
-def _config(dsn: str) -> ProcessorConfig:
-    cfg = ProcessorConfig()
-    cfg.storage.dsn = dsn
-    cfg.storage.batch_ms = 10
-    cfg.otlp.grpc_endpoint = "127.0.0.1:0"
-    cfg.otlp.http_endpoint = "127.0.0.1:0"
-    cfg.join.window_s = 0.3
-    cfg.join.idle_flush_s = 0.5
-    cfg.join.tick_ms = 50
-    return cfg
 
 
 def _pay(port: int, i: int) -> dict:
@@ -67,7 +54,7 @@ def _wait(pred, timeout: float) -> bool:
 @pytest.mark.parametrize("arrival", ["streaming", "kernel_late"])
 def test_concurrent_payments_each_get_exactly_their_kernel_events(dsn, arrival):
     Capture, OtlpExporter = _receiver()
-    running = server.start(_config(dsn))
+    running = server.start(config.local(dsn, window_s=0.3, idle_flush_s=0.5))
     store = running.processor.store
     env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{running.grpc_port}",
                OTEL_EXPORTER_OTLP_INSECURE="true")

@@ -17,31 +17,17 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from causal_processor import server
-from causal_processor.config import ProcessorConfig
+from causal_processor import config, server
 from kprobe import events, otlp
 
 MS = 1_000_000
 
 
-def _config(dsn: str, **forward) -> ProcessorConfig:
-    cfg = ProcessorConfig()
-    cfg.storage.dsn = dsn
-    cfg.storage.batch_ms = 5
-    cfg.otlp.grpc_endpoint = "127.0.0.1:0"
-    cfg.otlp.http_endpoint = "127.0.0.1:0"
-    cfg.otlp.max_request_bytes = 256 * 1024
-    cfg.join.window_s = 0.05
-    cfg.join.idle_flush_s = 0.2
-    cfg.join.tick_ms = 50
-    for k, v in forward.items():
-        setattr(cfg.forward, k, v)
-    return cfg
-
-
 @pytest.fixture
 def running(dsn):
-    r = server.start(_config(dsn))
+    cfg = config.local(dsn)
+    cfg.otlp.max_request_bytes = 256 * 1024
+    r = server.start(cfg)
     yield r
     r.stop()
 

@@ -12,24 +12,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from causal_processor import server
-from causal_processor.config import ProcessorConfig
+from causal_processor import config, server
 from kprobe import events, otlp
 
 MS = 1_000_000
 PID = 5151
 
 
-def _config(dsn: str, *, window_s: float, idle_s: float, forward: str = "") -> ProcessorConfig:
-    cfg = ProcessorConfig()
-    cfg.storage.dsn = dsn
-    cfg.storage.batch_ms = 5
-    cfg.otlp.grpc_endpoint = "127.0.0.1:0"
-    cfg.otlp.http_endpoint = ""
-    cfg.join.window_s = window_s
-    cfg.join.idle_flush_s = idle_s
-    cfg.join.tick_ms = 50
-    cfg.forward.endpoint = forward
+def _config(dsn: str, *, window_s: float, idle_s: float, forward: str = "") -> config.ProcessorConfig:
+    cfg = config.local(dsn, window_s=window_s, idle_flush_s=idle_s, http=False, forward=forward)
     cfg.forward.max_retries = 1
     cfg.forward.timeout_s = 2
     return cfg
