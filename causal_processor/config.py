@@ -53,6 +53,7 @@ class JoinSettings:
     clock_tolerance_ms: float = 1.0
     idle_flush_s: float = 2.0
     tick_ms: int = 200
+    max_buffered_events: int = 1_000_000
 
     def join_config(self) -> JoinConfig:
         return JoinConfig(
@@ -61,6 +62,7 @@ class JoinSettings:
             retention_ns=int(self.retention_s * 1e9),
             clock_tolerance_ns=int(self.clock_tolerance_ms * 1e6),
             idle_flush_s=self.idle_flush_s,
+            max_buffered_events=self.max_buffered_events,
         )
 
 

@@ -54,6 +54,7 @@ class JoinConfig:
     clock_tolerance_ns: int = 1_000_000  # kernel vs application clock (measured: see docs)
     recv_lookback_ns: int = 5_000_000_000  # how far before a server span its request may arrive
     idle_flush_s: float = 2.0
+    max_buffered_events: int = 1_000_000  # memory bound: the oldest go first (they stay stored)
 
 
 @dataclass
@@ -221,7 +222,14 @@ class Joiner:
         self._fallback([s for s in fallback if s.span_id in due_ids], out)
         out.transactions = self._transactions(due)
         self._prune(w - self.config.retention_ns)
+        horizon = w - self.config.retention_ns
+        while self._buffered() > self.config.max_buffered_events and horizon < self._max_seen:
+            horizon += max(1, (self._max_seen - horizon) // 2)
+            self._prune(horizon)
         return out
+
+    def _buffered(self) -> int:
+        return sum(len(t.events) for t in self._threads.values())
 
     def flush(self) -> JoinOutput:
         """Join everything buffered (shutdown, replays, tests)."""
@@ -408,6 +416,6 @@ class Joiner:
     def stats(self) -> Mapping[str, int]:
         return {
             "spans": len(self._spans),
-            "events": sum(len(t.events) for t in self._threads.values()),
+            "events": self._buffered(),
             "unresolved_spans": len(self._unresolved),
         }

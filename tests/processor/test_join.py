@@ -176,3 +176,11 @@ def test_a_better_join_moves_an_event_and_revokes_the_old_context():
     assert moved == {ev["event_id"]: "pay-7", recv["event_id"]: "pay-7"}
     assert [(e["event_id"], c["transaction_id"], c["join_method"]) for e, c in second.revoked] == [
         (ev["event_id"], "batch-1", "")]
+
+
+def test_memory_bound_evicts_the_oldest_events():
+    j = Joiner(JoinConfig(window_ns=MS, retention_ns=10**12, max_buffered_events=100))
+    j.add_events([_ev("SyscallRead", 1, T0 + k * MS, fd=3, bytes=1, ret=1) for k in range(1000)])
+    j.advance()
+    left = j.stats()["events"]
+    assert 0 < left <= 100
