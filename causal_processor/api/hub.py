@@ -15,14 +15,12 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
-
-from google.protobuf import json_format
 
 from kprobe import events as event_model
 from kprobe.v1 import events_pb2
 
+from .event_json import event_json
 from .filters import CompiledFilter
 
 DEFAULT_BUFFER = 4096
@@ -32,20 +30,24 @@ class LiveItem:
     """One published event; its proto and JSON forms are built once, on demand,
     and shared by every subscriber."""
 
-    __slots__ = ("__dict__", "event")
+    __slots__ = ("_json", "_proto", "event")
 
     def __init__(self, event: Mapping[str, Any]) -> None:
         self.event = event
+        self._proto: events_pb2.KernelEvent | None = None
+        self._json: str | None = None
 
-    @cached_property
+    @property
     def proto(self) -> events_pb2.KernelEvent:
-        return event_model.to_proto(self.event)
+        if self._proto is None:
+            self._proto = event_model.to_proto(self.event)
+        return self._proto
 
-    @cached_property
+    @property
     def json(self) -> str:
-        return json_format.MessageToJson(
-            self.proto, preserving_proto_field_name=True, indent=None
-        )
+        if self._json is None:
+            self._json = event_json(self.event)
+        return self._json
 
 
 @dataclass

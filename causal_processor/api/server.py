@@ -53,6 +53,7 @@ class ApiServer:
         self._runner: web.AppRunner | None = None
         self._front: FrontListener | None = None
         self._replay: ReplayApi | None = None
+        self._stream: StreamEndpoint | None = None
 
     @property
     def grpc_socket(self) -> str:
@@ -89,11 +90,12 @@ class ApiServer:
         async def healthz() -> str:
             return "SERVING"
 
+        self._stream = StreamEndpoint(hub, cfg.ws_buffer)
         app = http_app.build(
             methods, self.auth, OriginPolicy(frozenset(cfg.allowed_origins)),
-            StreamEndpoint(hub, cfg.ws_buffer).handle, healthz, cfg.console(),
+            self._stream.handle, healthz, cfg.console(),
         )
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await self._runner.setup()
         ssl_ctx = tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
         self._front = FrontListener(self._runner.server, self.grpc_socket, ssl_ctx)
@@ -109,6 +111,8 @@ class ApiServer:
             self._unsubscribe()
         if self._front:
             await self._front.stop()
+        if self._stream:
+            await self._stream.close_all()
         if self._replay:
             await self._replay.close()
         if self._runner:

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from google.protobuf import json_format
 
 from kprobe.v1 import api_common_pb2
@@ -27,6 +28,7 @@ from .hub import Dropped, LiveHub, Subscription
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 30.0
+SOCKET_BUFFER = 256 * 1024  # per-client kernel send buffer (bytes)
 
 
 def parse_subscribe(raw: str) -> api_common_pb2.EventFilter:
@@ -55,13 +57,25 @@ def _encode(rec: tuple[int, object] | Dropped) -> str:
 class StreamEndpoint:
     """aiohttp handler for /stream, bound to the hub."""
 
-    def __init__(self, hub: LiveHub, buffer: int | None = None) -> None:
+    def __init__(self, hub: LiveHub, buffer: int | None = None, socket_buffer: int = SOCKET_BUFFER) -> None:
         self._hub = hub
         self._buffer = buffer
+        self._socket_buffer = socket_buffer
+        self._open: set[web.WebSocketResponse] = set()
+
+    async def close_all(self) -> None:
+        """Say goodbye (1001 going away) to every client; the server is stopping."""
+        for ws in list(self._open):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping"), 2)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(protocols=(WS_PROTOCOL,), heartbeat=HEARTBEAT_S, max_msg_size=1 << 20)
+        # no permessage-deflate: compressing every event once per subscriber costs
+        # more CPU than the bytes it saves on the networks this runs on
+        ws = web.WebSocketResponse(protocols=(WS_PROTOCOL,), heartbeat=HEARTBEAT_S, max_msg_size=1 << 20, compress=False)
         await ws.prepare(request)
+        self._cap_kernel_buffer(request)
+        self._open.add(ws)
         current: Subscription | None = None
         writer: asyncio.Task | None = None
         try:
@@ -97,7 +111,17 @@ class StreamEndpoint:
                     await writer
             if current is not None:
                 self._hub.unsubscribe(current)
+            self._open.discard(ws)
         return ws
+
+    def _cap_kernel_buffer(self, request: web.Request) -> None:
+        """Bound what the kernel queues for this client too: left to autotuning
+        a stalled client could park megabytes in the socket instead of
+        getting `dropped` messages."""
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        if sock is not None and self._socket_buffer:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._socket_buffer)
 
     @staticmethod
     async def _pump(ws: web.WebSocketResponse, sub: Subscription) -> None:

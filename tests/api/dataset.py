@@ -102,9 +102,7 @@ def _batch_job(t0: int) -> list[dict]:
     return evs
 
 
-def send(grpc_port: int) -> Incident:
-    """Send both payments; returns what was sent (the processor assigns contexts)."""
-    t0 = time.time_ns() - 10_000 * MS
+def _providers(grpc_port: int) -> dict[int, TracerProvider]:
     providers = {
         pid: TracerProvider(resource=Resource.create(
             {"service.name": SERVICE[pid], "process.pid": pid, "process.executable.name": COMM[pid]}))
@@ -112,6 +110,32 @@ def send(grpc_port: int) -> Incident:
     }
     for p in providers.values():
         p.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)))
+    return providers
+
+
+def send_events(grpc_port: int, evs: list[dict]) -> None:
+    """Kernel events as OTLP spans over a real OTLP/gRPC client."""
+    resources = {pid: otlp.process_resource(pid, COMM[pid], service=SERVICE[pid]) for pid in COMM}
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as ch:
+        stub = trace_service_pb2_grpc.TraceServiceStub(ch)
+        for i in range(0, len(evs), 500):
+            stub.Export(otlp.events_to_request(evs[i:i + 500], resources), timeout=30)
+
+
+def send_payment(grpc_port: int, txn: str, t0: int, settle_ms: float, cport: int) -> list[dict]:
+    """One more payment (spans then kernel events); returns its kernel events."""
+    providers = _providers(grpc_port)
+    evs = _payment({pid: p.get_tracer("kprobe.tests.api") for pid, p in providers.items()}, txn, t0, settle_ms, cport)
+    for p in providers.values():
+        p.shutdown()
+    send_events(grpc_port, evs)
+    return evs
+
+
+def send(grpc_port: int) -> Incident:
+    """Send both payments; returns what was sent (the processor assigns contexts)."""
+    t0 = time.time_ns() - 10_000 * MS
+    providers = _providers(grpc_port)
     tracers = {pid: p.get_tracer("kprobe.tests.api") for pid, p in providers.items()}
     inc = Incident(t0)
     inc.events += _batch_job(t0)
@@ -119,9 +143,5 @@ def send(grpc_port: int) -> Incident:
     inc.events += _payment(tracers, HEALTHY, t0 + 3000 * MS, 5.0, 40002)
     for p in providers.values():
         p.shutdown()
-    resources = {pid: otlp.process_resource(pid, COMM[pid], service=SERVICE[pid]) for pid in COMM}
-    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as ch:
-        stub = trace_service_pb2_grpc.TraceServiceStub(ch)
-        for i in range(0, len(inc.events), 500):
-            stub.Export(otlp.events_to_request(inc.events[i:i + 500], resources), timeout=30)
+    send_events(grpc_port, inc.events)
     return inc
