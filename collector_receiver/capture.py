@@ -189,22 +189,21 @@ class Capture:
 
     # -- kernel side ---------------------------------------------------------
     def _configure(self, programs: loader.LoadedPrograms) -> None:
-        b = programs.bpf
         for name in ("kp_tgids", "kp_comms", "kp_inflight", "kp_offcpu", "kp_faults",
                      "kp_reclaims", "kp_sk_owner"):
-            b[name].clear()
-        b["kp_stats"].clear()
-        tgids = b["kp_tgids"]
+            programs.table(name).clear()
+        programs.table("kp_stats").clear()
+        tgids = programs.table("kp_tgids")
         for pid in self.target.pids:
             tgids[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
-        comms = b["kp_comms"]
+        comms = programs.table("kp_comms")
         for c in self.target.comms:
             key = comms.Key()
             key.c = c.encode()[:15]
             comms[key] = ctypes.c_uint8(1)
 
     def _write_config(self, programs: loader.LoadedPrograms, stop: int) -> None:
-        table = programs.bpf["kp_cfg"]
+        table = programs.table("kp_cfg")
         cfg = table.Leaf()
         cfg.min_offcpu_ns = self.policy.min_offcpu_ns
         cfg.flush_ns = FLUSH_NS
@@ -234,13 +233,13 @@ class Capture:
             )
         finally:
             os.close(gate_r)
-        programs.bpf["kp_tgids"][ctypes.c_uint32(proc.pid)] = ctypes.c_uint8(1)
+        programs.table("kp_tgids")[ctypes.c_uint32(proc.pid)] = ctypes.c_uint8(1)
         os.write(gate_w, b"\n")
         os.close(gate_w)
         return proc
 
     def _read_stats(self, programs: loader.LoadedPrograms) -> None:
-        table = programs.bpf["kp_stats"]
+        table = programs.table("kp_stats")
         lost = table.sum(ctypes.c_int(record.STATS.index("lost_events"))).value
         full = table.sum(ctypes.c_int(record.STATS.index("inflight_full"))).value
         if lost > self.stats.lost_events:
@@ -261,7 +260,7 @@ class Capture:
 
     @staticmethod
     def _write_config_off(programs: loader.LoadedPrograms) -> None:
-        table = programs.bpf["kp_cfg"]
+        table = programs.table("kp_cfg")
         cfg = table.Leaf()
         cfg.mode = MODE_OFF
         table[ctypes.c_int(0)] = cfg

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     types = [t.strip() for t in args.types.split(",")] if args.types else None
     exporter = _exporter(args)
     if not args.output and exporter is None:
-        log.info("no --output or OTLP endpoint: printing a summary only")
+        log.debug("no --output or OTLP endpoint: printing a summary only")
     cap = Capture(
         pids=args.pid, comms=args.comm, cgroup=args.cgroup, command=command or None,
         types=types, policy=_policy(args), output=args.output, exporter=exporter,

@@ -39,8 +39,8 @@ def check_privileges() -> None:
     )
 
 
-def tracefs_root() -> Path:
-    for root in TRACEFS_ROOTS:
+def tracefs_root(roots: tuple[Path, ...] = TRACEFS_ROOTS) -> Path:
+    for root in roots:
         if (root / "events").is_dir():
             return root
     raise CaptureError(

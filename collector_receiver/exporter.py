@@ -112,20 +112,28 @@ class OtlpExporter:
 
     # -- what the capture calls ----------------------------------------------
     def export_events(self, evs: EventBatch, resources: ProcessResources) -> None:
-        snapshot = resources.all()
-        self._enqueue(_Item("traces", len(evs), lambda: otlp.events_to_request(evs, snapshot)))
+        with self._cond:
+            room = self.max_buffered_spans - self.buffered_spans
+        if room < len(evs):
+            self._drop(len(evs) - max(room, 0))
+            evs = evs[: max(room, 0)]
+        if evs:
+            snapshot = resources.all()
+            self._enqueue(_Item("traces", len(evs), lambda: otlp.events_to_request(evs, snapshot)))
 
     def export_metrics(self, capture: Capture) -> None:
         req = capture_metrics(capture, self._metrics_start_ns)
         self._enqueue(_Item("metrics", 0, lambda: req))
 
+    def _drop(self, n: int) -> None:
+        """Past the bound the newest events go: what is queued is older and kept."""
+        with self._cond:
+            self.dropped_spans += n
+        log.warning("OTLP buffer full (%d spans waiting for %s): dropped %d new spans",
+                    self.max_buffered_spans, self.endpoint, n)
+
     def _enqueue(self, item: _Item) -> None:
         with self._cond:
-            if self.buffered_spans + item.spans > self.max_buffered_spans:
-                self.dropped_spans += item.spans
-                log.warning("OTLP buffer full (%d spans waiting for %s): dropped %d new spans",
-                            self.buffered_spans, self.endpoint, item.spans)
-                return
             self.buffered_spans += item.spans
             self._queue.append(item)
             self._cond.notify()
@@ -192,8 +200,11 @@ class OtlpExporter:
     def _grpc_sender(self) -> Callable[[_Item], None]:
         u = urlparse(self.endpoint if "://" in self.endpoint else f"http://{self.endpoint}")
         target = u.netloc
-        channel = (grpc.secure_channel(target, grpc.ssl_channel_credentials())
-                   if u.scheme == "https" else grpc.insecure_channel(target))
+        # Reconnect quickly once the endpoint is back: the retry loop owns the backoff.
+        options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+                   ("grpc.max_reconnect_backoff_ms", 1000)]
+        channel = (grpc.secure_channel(target, grpc.ssl_channel_credentials(), options)
+                   if u.scheme == "https" else grpc.insecure_channel(target, options))
         stubs: dict[str, Any] = {
             "traces": trace_service_pb2_grpc.TraceServiceStub(channel).Export,
             "metrics": metrics_service_pb2_grpc.MetricsServiceStub(channel).Export,

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from collector_receiver import errors, record
 from collector_receiver.btf import BTFError, KernelBTF
@@ -137,7 +138,7 @@ class LoadedPrograms:
         if offsets:
             cflags += [f"-D{k}={v}" for k, v in offsets.items()]
         try:
-            self.bpf = BPF(text=text, cflags=cflags)
+            self.bpf = BPF(text=text.encode(), cflags=cflags)
         except Exception as e:
             raise errors.CaptureError(f"the BPF programs did not load: {e}") from e
         # bcc attaches every TRACEPOINT_PROBE on load; captures attach what they need.
@@ -146,7 +147,11 @@ class LoadedPrograms:
         self._attached: list[str] = []
         self._timer = False
         self._chunks: list[bytes] = []
-        self.bpf["kp_events"].open_ring_buffer(self._on_batch)
+        self.table("kp_events").open_ring_buffer(self._on_batch)
+
+    def table(self, name: str) -> Any:
+        """A map of the loaded programs (bcc table)."""
+        return self.bpf[name.encode()]
 
     def _on_batch(self, _ctx: object, data: int, size: int) -> int:
         self._chunks.append(ctypes.string_at(data, size))
@@ -165,7 +170,7 @@ class LoadedPrograms:
 
     def partial_batches(self) -> list[bytes]:
         """The per-CPU batches not yet flushed (call only with everything detached), emptied."""
-        table = self.bpf["kp_batches"]
+        table = self.table("kp_batches")
         key = ctypes.c_int(0)
         out = []
         values = table[key]
