@@ -53,6 +53,11 @@ def _api_flags(p: argparse.ArgumentParser) -> None:
                    help="browser origin allowed besides same-origin (repeatable; '*' for any)")
     g.add_argument("--ws-buffer", type=int, default=4096, help="events buffered per live subscriber")
     g.add_argument("--console-dir", type=Path, help="static console build to serve at /console/")
+    g.add_argument("--graph-store", metavar="URL", help="bolt://host:7687, ladybug:///dir/graph.lbug or "
+                   "memory:// (default: $KPROBE_GRAPH_STORE or Ladybug under $KPROBE_DATA_DIR)")
+    g.add_argument("--no-index", action="store_true",
+                   help="do not explain completed transactions in the background (chain search "
+                   "then covers only graphs someone asked for)")
     g.add_argument("--max-replay-sessions", type=int, default=32)
     g.add_argument("--max-running-replays", type=int, default=2)
 
@@ -69,6 +74,35 @@ def api_config(args: argparse.Namespace):  # -> ApiConfig
         allowed_origins=tuple(args.allow_origin), ws_buffer=args.ws_buffer, console_dir=args.console_dir,
         replay_limits=SessionLimits(max_sessions=args.max_replay_sessions, max_running=args.max_running_replays),
     )
+
+
+def _open_graphs(args: argparse.Namespace):  # -> GraphStore
+    from causal_processor.graphstore import GraphStoreError, open_graph_store
+
+    try:
+        return open_graph_store(args.graph_store)
+    except GraphStoreError as e:
+        raise UserError(str(e)) from e
+    except Exception as e:  # driver errors name the server and the reason
+        raise UserError(f"graph store: {e}") from e
+
+
+def _serve(args: argparse.Namespace, store, live=None) -> None:
+    """Run the API (and the graph indexer) over a store until SIGINT/SIGTERM."""
+    from .graph_index import GraphIndexer
+    from .server import ApiServer
+    from .wiring import backends_for
+
+    cfg = api_config(args)
+    graphs = _open_graphs(args)
+    backends = backends_for(store, graphs)
+    indexer = None if args.no_index else GraphIndexer(store, backends.analyzer).start()
+    try:
+        asyncio.run(_serve_until_signalled(ApiServer(cfg, backends, live=live)))
+    finally:
+        if indexer:
+            indexer.stop()
+        graphs.close()
 
 
 async def _serve_until_signalled(server) -> None:  # server: ApiServer
@@ -97,16 +131,13 @@ def run_api(args: argparse.Namespace) -> int:
     from causal_processor.storage.clickhouse import StorageError
     from causal_processor.storage.store import ClickHouseEventStore
 
-    from .server import ApiServer
-    from .wiring import backends_for
-
-    cfg = api_config(args)
+    api_config(args)  # flag errors before opening anything
     try:
         store = ClickHouseEventStore(args.storage or os.environ.get("KPROBE_CLICKHOUSE_DSN"))
     except StorageError as e:
         raise UserError(str(e)) from e
     try:
-        asyncio.run(_serve_until_signalled(ApiServer(cfg, backends_for(store))))
+        _serve(args, store)
     finally:
         store.close()
     return 0
@@ -117,10 +148,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from causal_processor import server as processor_server
     from causal_processor.storage.clickhouse import StorageError
 
-    from .server import ApiServer
-    from .wiring import backends_for
-
-    cfg = api_config(args)
+    api_config(args)
     try:
         pcfg = processor_config.load(args.config)
     except processor_config.ConfigError as e:
@@ -141,7 +169,7 @@ def run_serve(args: argparse.Namespace) -> int:
     log.info("processor: OTLP gRPC :%s, HTTP :%s", running.grpc_port, running.http_port)
     print(f"kprobe processor: OTLP gRPC :{running.grpc_port}, HTTP :{running.http_port}", flush=True)
     try:
-        asyncio.run(_serve_until_signalled(ApiServer(cfg, backends_for(p.store), live=p.live.subscribe)))
+        _serve(args, p.store, live=p.live.subscribe)
     finally:
         with contextlib.suppress(Exception):
             running.stop(flush=True)

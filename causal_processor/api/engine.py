@@ -12,6 +12,7 @@ from typing import Any
 
 from causal_processor.causal.explain import explain
 from causal_processor.causal.store_source import StoreSource
+from causal_processor.graphstore import GraphStore, record_from
 from causal_processor.storage.store import EventStore
 from kprobe.v1 import api_common_pb2, causal_graph_pb2, events_pb2
 
@@ -31,17 +32,22 @@ _EDGE_SCALARS = ("source", "target", "relation", "inferred", "confidence", "shar
 
 
 class EngineAnalyzer:
-    """explain() on the processor's store, served as CausalGraph messages."""
+    """explain() on the processor's store, served as CausalGraph messages; each
+    graph is also written to the graph store (when there is one), which makes
+    it searchable by culprit and mechanism."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, graphs: GraphStore | None = None) -> None:
         self._store = store
         self._source = StoreSource(store)
+        self._graphs = graphs
 
     def causal_graph(self, transaction_id: str) -> causal_graph_pb2.CausalGraph | None:
         try:
             x = explain(self._source, transaction_id)
         except LookupError:
             return None
+        if self._graphs is not None:
+            self._graphs.write(record_from(x))
         graph = graph_message(x.to_dict(with_graph=True))
         txn = self._store.transaction(transaction_id)
         if txn is not None:

@@ -13,7 +13,8 @@ from causal_processor import server as processor_server
 from causal_processor.api.config import ApiConfig
 from causal_processor.api.server import ApiServer, ServerThread
 from causal_processor.api.wiring import backends_for
-from causal_processor.config import ProcessorConfig
+from causal_processor.config import local
+from causal_processor.graphstore import GraphStore, open_graph_store
 from tests.api import dataset
 
 _db = itertools.count()
@@ -25,6 +26,7 @@ class Env:
     running: processor_server.RunningProcessor
     incident: dataset.Incident
     dsn: str
+    graphs: GraphStore
 
     @property
     def port(self) -> int:
@@ -37,19 +39,8 @@ class Env:
     def start_api(self, **config) -> ServerThread:
         """Another API server over the same processor (e.g. with auth on)."""
         p = self.running.processor
-        return ServerThread(ApiServer(ApiConfig(port=0, **config), backends_for(p.store), live=p.live.subscribe)).start()
-
-
-def processor_config(dsn: str) -> ProcessorConfig:
-    cfg = ProcessorConfig()
-    cfg.storage.dsn = dsn
-    cfg.storage.batch_ms = 5
-    cfg.otlp.grpc_endpoint = "127.0.0.1:0"
-    cfg.otlp.http_endpoint = "127.0.0.1:0"
-    cfg.join.window_s = 0.05
-    cfg.join.idle_flush_s = 0.2
-    cfg.join.tick_ms = 50
-    return cfg
+        return ServerThread(ApiServer(ApiConfig(port=0, **config), backends_for(p.store, self.graphs),
+                                      live=p.live.subscribe)).start()
 
 
 def wait_for(pred: Callable[[], object], timeout: float = 20.0) -> object:
@@ -63,17 +54,20 @@ def wait_for(pred: Callable[[], object], timeout: float = 20.0) -> object:
 
 
 @pytest.fixture(scope="module")
-def env(chdb_dir: str) -> Iterator[Env]:
+def env(chdb_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """Processor (chdb) + embedded graph store (Ladybug) + API, fed with dataset.send."""
     dsn = f"chdb://{chdb_dir}?database=api{next(_db)}"
-    running = processor_server.start(processor_config(dsn))
+    running = processor_server.start(local(dsn))
     p = running.processor
-    api = ServerThread(ApiServer(ApiConfig(port=0), backends_for(p.store), live=p.live.subscribe)).start()
+    graphs = open_graph_store(f"ladybug://{tmp_path_factory.mktemp('graph')}/causal.lbug")
+    api = ServerThread(ApiServer(ApiConfig(port=0), backends_for(p.store, graphs), live=p.live.subscribe)).start()
     try:
         incident = dataset.send(running.grpc_port)
         for txn in incident.transactions:
             wait_for(lambda t=txn: p.store.transaction(t) and p.store.transaction_events(t))
-        yield Env(api, running, incident, dsn)
+        yield Env(api, running, incident, dsn, graphs)
     finally:
         api.stop()
         running.stop(flush=False)
         p.store.close()
+        graphs.close()

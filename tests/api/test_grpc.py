@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
+from causal_processor.api.graph_index import GraphIndexer
 from kprobe import cli, events, otlp
 from kprobe.v1 import (
     api_common_pb2,
@@ -295,11 +296,28 @@ def test_unknown_transaction_is_not_found(stubs, call):
     assert "pay-unknown" in e.details() or "span:nope" in e.details()
 
 
-def test_unwired_backends_say_so(stubs):
-    for call in (
-        lambda: stubs.search.SearchCausalChains(search_pb2.SearchCausalChainsRequest(mechanism="memory-reclaim")),
-        lambda: stubs.search.TopRootCauses(search_pb2.TopRootCausesRequest()),
-        lambda: stubs.replay.CreateSession(replay_pb2.CreateReplaySessionRequest(transaction_id=dataset.FAILED)),
-    ):
-        e = rpc_error(call)
-        assert e.code() == grpc.StatusCode.UNIMPLEMENTED and "not wired" in e.details()
+def test_causal_chains_by_culprit_and_mechanism(env, stubs):
+    indexer = GraphIndexer(env.store, env.api.server.backends.analyzer)
+    assert indexer.index_new() == 2 and indexer.index_new() == 0
+    window = _window(env)
+
+    def chains(**kw) -> list[search_pb2.CausalChainMatch]:
+        return list(stubs.search.SearchCausalChains(search_pb2.SearchCausalChainsRequest(time_range=window, **kw)).matches)
+
+    (m,) = chains(mechanism="memory-reclaim")
+    assert m.transaction.transaction_id == dataset.FAILED
+    assert (m.root_cause.culprit.pid, m.root_cause.culprit.comm) == (dataset.BATCH, "batch-job")
+    g = stubs.graph.GetCausalGraph(causal_graph_pb2.GetCausalGraphRequest(transaction_id=dataset.FAILED))
+    assert m.root_cause.contribution_ns == g.root_cause.contribution_ns
+    assert [s.node_id for s in m.chain] == [s.node_id for s in g.chain]
+    assert [x.transaction.transaction_id for x in chains(culprit=api_common_pb2.Culprit(pid=dataset.BATCH))] == [dataset.FAILED]
+    assert chains(culprit=api_common_pb2.Culprit(comm="no-such-process")) == []
+    assert chains(mechanism="disk-io") == []
+    (top,) = stubs.search.TopRootCauses(search_pb2.TopRootCausesRequest(time_range=window)).causes
+    assert (top.mechanism, top.culprit.pid, top.transactions, top.total_contribution_ns) == (
+        "memory-reclaim", dataset.BATCH, 1, g.root_cause.contribution_ns)
+
+
+def test_unwired_replay_says_so(stubs):
+    e = rpc_error(stubs.replay.CreateSession, replay_pb2.CreateReplaySessionRequest(transaction_id=dataset.FAILED))
+    assert e.code() == grpc.StatusCode.UNIMPLEMENTED and "not wired" in e.details()
