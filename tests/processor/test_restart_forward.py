@@ -13,6 +13,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
 from causal_processor import config, server
+from causal_processor.live import JOINED, STORED
+from causal_processor.pipeline import Processor
 from kprobe import events, otlp
 
 MS = 1_000_000
@@ -88,7 +90,11 @@ def test_restart_loses_nothing_acknowledged(dsn):
 
 def test_forwarding_reparents_kernel_spans_and_a_dead_backend_blocks_nothing(dsn, chdb_dir):
     sink = server.start(_config(f"chdb://{chdb_dir}?database=sink_{time.time_ns()}", window_s=600, idle_s=3600))
-    proc = server.start(_config(dsn, window_s=0.05, idle_s=0.2, forward=f"127.0.0.1:{sink.grpc_port}"))
+    cfg = _config(dsn, window_s=0.05, idle_s=0.2, forward=f"127.0.0.1:{sink.grpc_port}")
+    processor = Processor(cfg)
+    published: dict[str, list[int]] = {STORED: [], JOINED: []}
+    processor.live.subscribe(lambda kind, evs: published[kind].extend(e["event_id"] for e in evs))
+    proc = server.start(cfg, processor)
     try:
         sent = _payments(proc.grpc_port, 3)
         for pay, (trace_id, _) in sent.items():
@@ -98,6 +104,8 @@ def test_forwarding_reparents_kernel_spans_and_a_dead_backend_blocks_nothing(dsn
             got = sink.processor.store.transaction_events(pay)
             assert {e["financial_context"]["span_id"] for e in got} == {spans[0].span_id}
         assert proc.processor.forwarder.drain(10)
+        ids = sorted(e["event_id"] for _, evs in sent.values() for e in evs)
+        assert sorted(published[STORED]) == ids and sorted(published[JOINED]) == ids  # the live hook
         m = proc.processor.metrics
         assert m.spans_out._value.get() == 3 + 12 and m.spans_dropped._value.get() == 0
     finally:
