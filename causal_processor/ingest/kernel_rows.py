@@ -37,6 +37,7 @@ _FOREIGN: dict[str, tuple[int, ...]] = {
 _I_ID, _I_TS, _I_PID, _I_DUR, _I_TYPE = (_INDEX[n] for n in ("event_id", "timestamp_ns", "pid",
                                                               "duration_ns", "event_type"))
 _I_SERVICE, _I_HOST = _INDEX["service_name"], _INDEX["host_name"]
+_EMPTY_CONTEXT = events.empty_context()
 _ENUM_DEFAULTS = {
     f.name: f.enum_names[0] for f in events.EVENT_FIELDS if f.enum_names is not None and f.name != "event_type"
 }
@@ -85,7 +86,7 @@ def kernel_row(span: trace_pb2.Span, pid: int, service: str, host: str) -> tuple
     for name, default in _ENUM_DEFAULTS.items():
         if name in ev and ev[name] == "":
             ev[name] = row[_INDEX[name]] = default
-    context = events.empty_context()
+    context = dict(_EMPTY_CONTEXT)
     if ctx:
         context.update(ctx)
         if not span.trace_id.startswith(otlp._TRACE_PREFIX):
