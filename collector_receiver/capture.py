@@ -84,6 +84,7 @@ class Capture:
         poll_ms: int = 50,
         command_env: dict[str, str] | None = None,
         command_stdout: int | IO[Any] | None = None,
+        command_stderr: int | IO[Any] | None = None,
     ) -> None:
         self.types = list(types or events.EVENT_TYPE_NAMES)
         for t in self.types:
@@ -94,6 +95,7 @@ class Capture:
         self.command = list(command) if command else None
         self.command_env = command_env
         self.command_stdout = command_stdout
+        self.command_stderr = command_stderr
         self.on_events = on_events
         self.on_records = on_records
         self.exporter = exporter
@@ -230,6 +232,7 @@ class Capture:
                 [sys.executable, "-c", _GATE, str(gate_r),
                  *self.command],
                 pass_fds=(gate_r,), env=env, stdout=self.command_stdout,
+                stderr=self.command_stderr,
             )
         finally:
             os.close(gate_r)
@@ -288,11 +291,12 @@ class Capture:
             self.stats.records += len(recs)
             if self.on_records is not None:
                 self.on_records(recs)
-            spans = self.policy.span_mask(recs)
-            metric = self.policy.metric_mask(recs, spans)
-            self.aggregates.add(recs[metric])
-            self.stats.aggregated += int(metric.sum())
+            spans, metric = self.policy.split(recs)
+            if metric.any():
+                self.aggregates.add(recs[metric])
+                self.stats.aggregated += int(metric.sum())
             chosen = recs[spans]
+            chosen = chosen[np.argsort(chosen["ts"], kind="stable")]
             self._observe_processes(chosen)
             evs = self.decoder.events(chosen)
             self.stats.spans += len(evs)

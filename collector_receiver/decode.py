@@ -26,46 +26,65 @@ _KIND = events.FIELD_BY_NAME["reclaim_kind"].enum_names or {}
 
 
 def records_from_batches(chunks: Iterable[bytes]) -> np.ndarray:
-    """The filled records of whole batches, ordered by start time."""
+    """The filled records of whole batches (per CPU in order; not sorted across CPUs)."""
     data = b"".join(chunks)
     if not data:
         return np.empty(0, RECORD_DTYPE)
     batches = np.frombuffer(data, BATCH_DTYPE)
-    recs = batches["rec"][_SLOTS[None, :] < batches["n"][:, None]]
-    return recs[np.argsort(recs["ts"], kind="stable")]
+    return batches["rec"][_SLOTS[None, :] < batches["n"][:, None]]
 
 
 class EventDecoder:
-    """Turns records into event dicts; caches the strings it formats."""
+    """Turns records into event dicts, one event type at a time, column-wise.
+
+    Each column is converted to Python objects once (tolist) and the dicts are
+    built by one comprehension per type; strings (comms, addresses) are cached.
+    """
 
     def __init__(self, offset_ns: int) -> None:
         self.offset_ns = offset_ns
         self._comm: dict[bytes, str] = {}
         self._addr: dict[tuple[int, bytes], str] = {}
-        self._build: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        self._build: dict[int, Callable[[dict[str, list[Any]]], list[dict[str, Any]]]] = {
             t.value: getattr(self, "_" + t.name) for t in events.EventType
         }
 
     def events(self, recs: np.ndarray) -> list[dict[str, Any]]:
-        if not len(recs):
+        """Event dicts of these records, in the records' order."""
+        n = len(recs)
+        if not n:
             return []
-        cols = {name: recs[name].tolist() for name in (
-            "ts", "dur", "cgroup", "aux", "ret", "pid", "tid", "pid2", "tid2", "fd", "cpu",
-            "type", "flags", "sport", "dport", "family",
-        )}
-        cols["comm"] = [self.comm(c) for c in recs["comm"].tolist()]
-        cols["comm2"] = [self.comm(c) for c in recs["comm2"].tolist()]
-        saddr, daddr = recs["saddr"], recs["daddr"]
-        out = []
-        keys = list(cols)
-        rows = zip(*(cols[k] for k in keys), strict=True)
-        for i, row in enumerate(rows):
-            r = dict(zip(keys, row, strict=True))
-            if r["family"]:
-                r["saddr"] = self.addr(r["family"], saddr[i].tobytes())
-                r["daddr"] = self.addr(r["family"], daddr[i].tobytes())
-            out.append(self._build[r["type"]](r))
+        out: list[Any] = [None] * n
+        types = recs["type"]
+        for t in np.unique(types).tolist():
+            idx = np.flatnonzero(types == t)
+            built = self._build[t](self._columns(recs[idx], t))
+            for i, ev in zip(idx.tolist(), built, strict=True):
+                out[i] = ev
         return out
+
+    def _columns(self, recs: np.ndarray, t: int) -> dict[str, list[Any]]:
+        cols: dict[str, list[Any]] = {
+            "ts": (recs["ts"] + np.uint64(self.offset_ns)).tolist(),
+            "pid": recs["pid"].tolist(),
+            "tid": recs["tid"].tolist(),
+        }
+        cols["id"] = [events.event_id(p, tid, ts, t)
+                      for p, tid, ts in zip(cols["pid"], cols["tid"], cols["ts"], strict=True)]
+        for name in ("dur", "cgroup", "aux", "ret", "pid2", "tid2", "fd", "cpu", "flags",
+                     "sport", "dport"):
+            cols[name] = recs[name].tolist()
+        comm = self.comm
+        cols["comm"] = [comm(c) for c in recs["comm"].tolist()]
+        cols["comm2"] = [comm(c) for c in recs["comm2"].tolist()]
+        if recs["family"].any():
+            fam = recs["family"].tolist()
+            addr = self.addr
+            cols["saddr"] = [addr(f, a) for f, a in zip(fam, _raw(recs["saddr"]), strict=True)]
+            cols["daddr"] = [addr(f, a) for f, a in zip(fam, _raw(recs["daddr"]), strict=True)]
+        else:
+            cols["saddr"] = cols["daddr"] = [""] * len(recs)
+        return cols
 
     def comm(self, raw: bytes) -> str:
         s = self._comm.get(raw)
@@ -74,92 +93,104 @@ class EventDecoder:
         return s
 
     def addr(self, family: int, raw: bytes) -> str:
+        if not family:
+            return ""
         key = (family, raw)
         s = self._addr.get(key)
         if s is None:
+            raw = raw.ljust(16, b"\0")  # numpy's S16 drops trailing NULs
             ip = ipaddress.IPv4Address(raw[:4]) if family == _AF_INET else ipaddress.IPv6Address(raw)
             s = self._addr[key] = str(ip)
         return s
 
-    def _common(self, r: dict[str, Any]) -> dict[str, Any]:
-        ts = r["ts"] + self.offset_ns
-        return {
-            "event_id": events.event_id(r["pid"], r["tid"], ts, r["type"]),
-            "timestamp_ns": ts,
-            "pid": r["pid"],
-            "tid": r["tid"],
-            "cpu": r["cpu"],
-            "event_type": _TYPE_NAME[r["type"]],
-            "duration_ns": r["dur"],
-            "comm": r["comm"],
-            "cgroup_id": r["cgroup"],
-        }
+    @staticmethod
+    def _common(c: dict[str, list[Any]], et: str) -> list[dict[str, Any]]:
+        return [
+            {"event_id": i, "timestamp_ns": ts, "pid": p, "tid": t, "cpu": cpu, "event_type": et,
+             "duration_ns": d, "comm": comm, "cgroup_id": cg}
+            for i, ts, p, t, cpu, d, comm, cg in zip(
+                c["id"], c["ts"], c["pid"], c["tid"], c["cpu"], c["dur"], c["comm"], c["cgroup"],
+                strict=True)
+        ]
 
-    def _io(self, r: dict[str, Any], with_bytes: bool = True) -> dict[str, Any]:
-        ev = self._common(r)
-        ret = r["ret"]
-        ev["fd"] = r["fd"]
-        if with_bytes:
-            ev["bytes"] = ret if ret > 0 else 0
-        ev["ret"] = ret
-        ev["errno"] = -ret if ret < 0 else 0
-        return ev
+    def _io(self, c: dict[str, list[Any]], et: str, with_bytes: bool = True,
+            with_tuple: bool = False) -> list[dict[str, Any]]:
+        evs = self._common(c, et)
+        for ev, fd, ret in zip(evs, c["fd"], c["ret"], strict=True):
+            ev["fd"] = fd
+            if with_bytes:
+                ev["bytes"] = ret if ret > 0 else 0
+            ev["ret"] = ret
+            ev["errno"] = -ret if ret < 0 else 0
+        if with_tuple:
+            self._tuple(evs, c)
+        return _with_context(evs)
 
-    def _tuple(self, ev: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
-        ev["saddr"] = r.get("saddr", "")
-        ev["sport"] = r["sport"]
-        ev["daddr"] = r.get("daddr", "")
-        ev["dport"] = r["dport"]
-        return ev
+    @staticmethod
+    def _tuple(evs: list[dict[str, Any]], c: dict[str, list[Any]]) -> None:
+        for ev, sa, sp, da, dp in zip(evs, c["saddr"], c["sport"], c["daddr"], c["dport"], strict=True):
+            ev["saddr"], ev["sport"], ev["daddr"], ev["dport"] = sa, sp, da, dp
 
-    def _done(self, ev: dict[str, Any]) -> dict[str, Any]:
-        ev["financial_context"] = events.empty_context()
-        return ev
+    def _SyscallRead(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        return self._io(c, "SyscallRead")
 
-    def _SyscallRead(self, r: dict[str, Any]) -> dict[str, Any]:
-        return self._done(self._io(r))
+    def _SyscallWrite(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        return self._io(c, "SyscallWrite")
 
-    _SyscallWrite = _SyscallRead
+    def _SyscallFsync(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        return self._io(c, "SyscallFsync", with_bytes=False)
 
-    def _SyscallFsync(self, r: dict[str, Any]) -> dict[str, Any]:
-        return self._done(self._io(r, with_bytes=False))
+    def _TCPSend(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        return self._io(c, "TCPSend", with_tuple=True)
 
-    def _TCPSend(self, r: dict[str, Any]) -> dict[str, Any]:
-        return self._done(self._tuple(self._io(r), r))
+    def _TCPRecv(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        return self._io(c, "TCPRecv", with_tuple=True)
 
-    _TCPRecv = _TCPSend
+    def _TCPRetransmit(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        evs = self._common(c, "TCPRetransmit")
+        self._tuple(evs, c)
+        for ev, segs, state in zip(evs, c["aux"], c["flags"], strict=True):
+            ev["segments"], ev["tcp_state"] = segs, state
+        return _with_context(evs)
 
-    def _TCPRetransmit(self, r: dict[str, Any]) -> dict[str, Any]:
-        ev = self._tuple(self._common(r), r)
-        ev["segments"] = r["aux"]
-        ev["tcp_state"] = r["flags"]
-        return self._done(ev)
+    def _SchedSwitch(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        evs = self._common(c, "SchedSwitch")
+        for ev, reason, runq, wp, wt, wc, state in zip(
+                evs, c["flags"], c["aux"], c["pid2"], c["tid2"], c["comm2"], c["ret"], strict=True):
+            ev["off_cpu_reason"] = _REASON[reason]
+            ev["runq_wait_ns"] = runq
+            ev["waker_pid"], ev["waker_tid"], ev["waker_comm"] = wp, wt, wc
+            ev["prev_state"] = state
+        return _with_context(evs)
 
-    def _SchedSwitch(self, r: dict[str, Any]) -> dict[str, Any]:
-        ev = self._common(r)
-        ev["off_cpu_reason"] = _REASON[r["flags"]]
-        ev["runq_wait_ns"] = r["aux"]
-        ev["waker_pid"] = r["pid2"]
-        ev["waker_tid"] = r["tid2"]
-        ev["waker_comm"] = r["comm2"]
-        ev["prev_state"] = r["ret"]
-        return self._done(ev)
+    def _SchedWakeup(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        evs = self._common(c, "SchedWakeup")
+        for ev, tp, tt, tc in zip(evs, c["pid2"], c["tid2"], c["comm2"], strict=True):
+            ev["target_pid"], ev["target_tid"], ev["target_comm"] = tp, tt, tc
+        return _with_context(evs)
 
-    def _SchedWakeup(self, r: dict[str, Any]) -> dict[str, Any]:
-        ev = self._common(r)
-        ev["target_pid"] = r["pid2"]
-        ev["target_tid"] = r["tid2"]
-        ev["target_comm"] = r["comm2"]
-        return self._done(ev)
+    def _PageFault(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        evs = self._common(c, "PageFault")
+        for ev, addr, major in zip(evs, c["aux"], c["flags"], strict=True):
+            ev["address"], ev["major"] = addr, bool(major)
+        return _with_context(evs)
 
-    def _PageFault(self, r: dict[str, Any]) -> dict[str, Any]:
-        ev = self._common(r)
-        ev["address"] = r["aux"]
-        ev["major"] = bool(r["flags"])
-        return self._done(ev)
+    def _MemoryReclaim(self, c: dict[str, list[Any]]) -> list[dict[str, Any]]:
+        evs = self._common(c, "MemoryReclaim")
+        for ev, pages, kind in zip(evs, c["aux"], c["flags"], strict=True):
+            ev["pages_reclaimed"], ev["reclaim_kind"] = pages, _KIND[kind]
+        return _with_context(evs)
 
-    def _MemoryReclaim(self, r: dict[str, Any]) -> dict[str, Any]:
-        ev = self._common(r)
-        ev["pages_reclaimed"] = r["aux"]
-        ev["reclaim_kind"] = _KIND[r["flags"]]
-        return self._done(ev)
+
+def _raw(addrs: np.ndarray) -> list[bytes]:
+    """Each row of a (n, 16) uint8 array as bytes."""
+    return addrs.view("S16").ravel().tolist() if addrs.flags.c_contiguous else [
+        a.tobytes() for a in addrs
+    ]
+
+
+def _with_context(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    empty = events.empty_context
+    for ev in evs:
+        ev["financial_context"] = empty()
+    return evs

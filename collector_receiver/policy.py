@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
@@ -52,22 +53,24 @@ class Policy:
         """The types the kernel must record (dropped ones are never attached)."""
         return [t for t in types if self.mode(t) != DROP]
 
-    def span_mask(self, recs: np.ndarray) -> np.ndarray:
-        """Rows that become spans (the others are aggregated or were never recorded)."""
-        mask = np.zeros(len(recs), bool)
+    @cached_property
+    def _codes(self) -> np.ndarray:
+        """Mode per type number (0 drop, 1 span, 2 metric): one table lookup per row."""
+        table = np.zeros(256, np.uint8)
         for t in events.EventType:
-            if self.mode(t.name) == SPAN:
-                mask |= recs["type"] == t.value
-        if self.major_faults_as_spans and self.mode("PageFault") == METRIC:
-            mask |= (recs["type"] == _PAGE_FAULT) & (recs["flags"] == 1)
-        return mask
+            table[t.value] = {DROP: 0, SPAN: 1, METRIC: 2}[self.mode(t.name)]
+        return table
 
-    def metric_mask(self, recs: np.ndarray, spans: np.ndarray) -> np.ndarray:
-        mask = np.zeros(len(recs), bool)
-        for t in events.EventType:
-            if self.mode(t.name) == METRIC:
-                mask |= recs["type"] == t.value
-        return mask & ~spans
+    def split(self, recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks of the rows that become spans and of those aggregated into metrics."""
+        codes = self._codes[recs["type"]]
+        spans = codes == 1
+        metric = codes == 2
+        if self.major_faults_as_spans and self.mode("PageFault") == METRIC:
+            major = (recs["type"] == _PAGE_FAULT) & (recs["flags"] == 1)
+            spans |= major
+            metric &= ~major
+        return spans, metric
 
 
 @dataclass
@@ -86,15 +89,15 @@ class Aggregates:
     def add(self, recs: np.ndarray) -> None:
         if not len(recs):
             return
-        keys = np.stack([recs["type"].astype(np.uint64), recs["pid"].astype(np.uint64),
-                         recs["flags"].astype(np.uint64) * (recs["type"] == _PAGE_FAULT)], axis=1)
-        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-        counts = np.bincount(inverse.ravel(), minlength=len(uniq))
-        durs = np.bincount(inverse.ravel(), weights=recs["dur"].astype(np.float64),
-                           minlength=len(uniq))
-        for (t, pid, major), n, d in zip(uniq.tolist(), counts.tolist(), durs.tolist(), strict=True):
-            c = self.counters.setdefault(
-                (events.EventType(t).name, pid, bool(major)), Counter()
-            )
+        is_fault = (recs["type"] == _PAGE_FAULT).astype(np.uint64)
+        keys = (recs["type"].astype(np.uint64) << np.uint64(40)
+                | (recs["flags"].astype(np.uint64) & is_fault) << np.uint64(32)
+                | recs["pid"].astype(np.uint64))
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        counts = np.bincount(inverse, minlength=len(uniq))
+        durs = np.bincount(inverse, weights=recs["dur"].astype(np.float64), minlength=len(uniq))
+        for key, n, d in zip(uniq.tolist(), counts.tolist(), durs.tolist(), strict=True):
+            name = events.EventType(key >> 40).name
+            c = self.counters.setdefault((name, key & 0xFFFFFFFF, bool(key >> 32 & 0xFF)), Counter())
             c.count += n
             c.duration_ns += int(d)
