@@ -13,17 +13,17 @@ import os
 from testbed.services.process import die_with_parent, set_comm
 
 
-def cpu_hog(cpu: int, nice: int) -> None:
-    """Spin on one CPU at the given niceness until killed.
+def cpu_hog(nice: int) -> None:
+    """Spin (on the CPU main() pinned it to) at the given niceness until killed.
 
     With autogroup scheduling on (Debian's default) niceness only orders tasks
     inside their session's group, so the hog's session group gets it too.
     """
-    os.sched_setaffinity(0, {cpu})
     os.setpriority(os.PRIO_PROCESS, 0, nice)
     if os.path.exists("/proc/self/autogroup"):
         with open("/proc/self/autogroup", "w") as f:
             f.write(str(nice))
+    print("READY port=0", flush=True)
     x = 0
     while True:
         x = (x * 1103515245 + 12345) & 0xFFFFFFFF
@@ -34,6 +34,7 @@ def disk_writer(directory: str, chunk_kb: int, file_mb: int, fsync_mb: int) -> N
     chunk = b"w" * (chunk_kb * 1024)
     fd = os.open(os.path.join(directory, f"disk-writer-{os.getpid()}.dat"),
                  os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    print("READY port=0", flush=True)
     written = since_sync = 0
     while True:
         os.write(fd, chunk)
@@ -59,10 +60,12 @@ def main() -> None:
     writer.add_argument("--file-mb", type=int, default=256)
     writer.add_argument("--fsync-mb", type=int, default=16)
     args = parser.parse_args()
+    if args.kind == "cpu-hog":  # pinned before it is named: every cpu-hog event is on its CPU
+        os.sched_setaffinity(0, {args.cpu})
     set_comm(args.kind)
     die_with_parent()
     if args.kind == "cpu-hog":
-        cpu_hog(args.cpu, args.nice)
+        cpu_hog(args.nice)
     else:
         disk_writer(args.dir, args.chunk_kb, args.file_mb, args.fsync_mb)
 

@@ -43,6 +43,13 @@ _CATALOG: dict[str, tuple[FaultSpec, ...]] = {
         FaultSpec("memory-pressure"), FaultSpec("slow-dependency", params={"delay_ms": 300})),
 }
 SCENARIOS: tuple[str, ...] = tuple(_CATALOG)
+# Under memory pressure every settlement request stalls for about a second, so
+# the seeds' story runs at night-time traffic: fewer requests queue behind it.
+_SETTINGS: dict[str, dict[str, object]] = {
+    "memory-pressure": {"rate_per_s": 4.0},
+    "memory-pressure+distractor": {"rate_per_s": 4.0},
+    "memory-pressure+slow-dependency": {"rate_per_s": 4.0},
+}
 
 
 def scenario(name: str, extra_faults: tuple[FaultSpec, ...] = (), **overrides: object) -> ScenarioSpec:
@@ -53,4 +60,6 @@ def scenario(name: str, extra_faults: tuple[FaultSpec, ...] = (), **overrides: o
         base = _CATALOG[name]
     else:
         raise TestbedError(f"unknown scenario {name!r}; expected one of {', '.join(SCENARIOS)}, custom")
-    return ScenarioSpec(name=name, faults=base + tuple(extra_faults), **overrides)  # type: ignore[arg-type]
+    settings: dict[str, object] = dict(_SETTINGS.get(name, {}))
+    settings.update(overrides)
+    return ScenarioSpec(name=name, faults=base + tuple(extra_faults), **settings)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ class CpuContention(Fault):
     kind = "cpu-contention"
     mechanism = "cpu-contention"
     default_target = SETTLEMENT
-    defaults = {"hogs": 2, "nice": -20, "cpu": -1}  # noqa: RUF012
+    defaults = {"hogs": 3, "nice": -20, "cpu": -1}  # noqa: RUF012
     incident_after_s = 0.3
 
     def _cpu(self) -> int:
@@ -37,6 +37,8 @@ class CpuContention(Fault):
                   child_env({}), self.system.workdir / f"cpu-hog-{i}.log")
             for i in range(int(self.params["hogs"]))
         ]
+        for hog in self._hogs:
+            hog.wait_ready()
         assert self.truth is not None
         if self.is_distractor:
             self.truth.distractor = True

@@ -36,6 +36,8 @@ class DiskStall(Fault):
                   child_env({}), self.system.workdir / f"disk-writer-{i}.log")
             for i in range(int(self.params["writers"]))
         ]
+        for writer in self._writers:
+            writer.wait_ready()
         return [ProcessInfo(role="disk-writer", pid=w.pid, comm="disk-writer")
                 for w in self._writers]
 

@@ -1,12 +1,16 @@
 """packet-loss: drop a share of the packets of the target's TCP port.
 
 An nftables table of this run drops `loss`% of segments to and from the port on
-loopback. Each connection to settlement is new, so a dropped SYN costs the 1 s
-initial RTO and a dropped data segment at least the 200 ms minimum RTO: the
-retransmits are the mechanism, attributed to the flow (the culprit is no process).
+loopback. payment-handler reuses keep-alive connections, so a dropped segment
+is retransmitted after a tail-loss probe or the 200 ms minimum RTO, doubling on
+each further loss: the retransmits are the mechanism, attributed to the flow (the
+culprit is no process).
 """
 
 from __future__ import annotations
+
+import subprocess
+import time
 
 from testbed.faults.base import Fault
 from testbed.kernel.naming import nft_table_name
@@ -36,6 +40,23 @@ class PacketLoss(Fault):
             if self.truth is not None:
                 self.truth.measured["dropped_packets"] = table.dropped_packets()
             table.remove()
+            _wait_retransmits_settled(int(self.truth.measured["port"]) if self.truth else 0)
 
     def predicts_failure(self, timeout_ms: int) -> bool:
         return self.params["loss"] >= 50
+
+
+def _wait_retransmits_settled(port: int, limit_s: float = 4.0) -> None:
+    """Wait until no socket of the port has a retransmit timer armed.
+
+    A segment dropped just before the table went away is retransmitted after
+    a backed-off RTO (up to seconds later); waiting keeps that tail out of the
+    next scenario's capture.
+    """
+    deadline = time.monotonic() + limit_s
+    query = ["ss", "-tnoH", f"( sport = :{port} or dport = :{port} )"]
+    while time.monotonic() < deadline:
+        out = subprocess.run(query, capture_output=True, text=True).stdout
+        if "timer:(on" not in out:
+            return
+        time.sleep(0.1)

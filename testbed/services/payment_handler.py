@@ -25,6 +25,9 @@ def main() -> None:
     from testbed.services.telemetry import current_trace_id, init_tracing
 
     provider = init_tracing(SERVICE, instrument_requests=True)
+    # one pooled client, as services do: calls reuse established keep-alive connections
+    client = requests.Session()
+    client.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32))
     risk_url = os.environ["RISK_URL"]
     settlement_url = os.environ["SETTLEMENT_URL"]
     timeout_s = int(os.environ.get("PAYMENT_TIMEOUT_MS", "750")) / 1000
@@ -48,12 +51,12 @@ def main() -> None:
         stage = "risk-check"
         try:
             left = max(0.001, deadline - time.monotonic())
-            risk = requests.post(risk_url, json=request, timeout=(left, left))
+            risk = client.post(risk_url, json=request, timeout=(left, left))
             if risk.status_code != 200 or not risk.json().get("approved"):
                 return _outcome(span, payment_id, started, "failed", "risk_rejected", stage, 402)
             stage = "settlement-svc"
             left = max(0.001, deadline - time.monotonic())
-            settle = requests.post(settlement_url, json=request, timeout=(left, left))
+            settle = client.post(settlement_url, json=request, timeout=(left, left))
             if settle.status_code != 201:
                 return _outcome(span, payment_id, started, "failed", "settlement_error", stage, 502)
         except requests.Timeout:

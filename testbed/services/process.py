@@ -39,6 +39,6 @@ def apply_placement(cgroup_procs: str | None, cpus: str | None) -> None:
 
 def setup_from_env(comm: str) -> None:
     """The standard start of a testbed process, configured by TESTBED_* variables."""
-    set_comm(comm)
-    die_with_parent()
     apply_placement(os.environ.get("TESTBED_CGROUP_PROCS"), os.environ.get("TESTBED_CPUS"))
+    set_comm(comm)  # after placement: every event under this name is on the right CPUs
+    die_with_parent()

@@ -1,15 +1,18 @@
 """settlement-svc: writes one durable ledger entry per payment.
 
-The write is what a ledger does: take the ledger lock, append the entry as one
-page-aligned block (LEDGER_BLOCK_BYTES, default 256 KiB, so each entry needs fresh
-page-cache pages charged to this service's memory cgroup), fsync, release. Spans
+The write is what a ledger does: take the ledger lock shared, append the entry
+as one page-aligned block (LEDGER_BLOCK_BYTES, default 256 KiB, so each entry
+needs fresh page-cache pages charged to this service's memory cgroup), fsync,
+release. The lock is flock(2) on a lock file: writers share it (O_APPEND keeps
+their entries whole), the compactor takes it exclusive, so a writer blocked by
+the compactor sleeps in the kernel until the compactor's unlock wakes it. Spans
 `ledger.write` > `ledger.lock.wait` / `ledger.append` / `ledger.fsync` mark each
-step. The admin hook starts a compactor thread that holds the ledger lock (the
-lock-contention fault).
+step. The admin hook starts the compactor (the lock-contention fault).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -22,10 +25,31 @@ SERVICE = "settlement-svc"
 COMPACTOR_COMM = "ledger-compact"
 
 
-class LedgerCompactor:
-    """A thread that holds the ledger lock for hold_ms every every_ms."""
+class LedgerLock:
+    """flock(2) on the ledger's lock file, one open file description per thread
+    (flock locks belong to the description, so threads must not share one)."""
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _fd(self) -> int:
+        fd = getattr(self._local, "fd", None)
+        if fd is None:
+            fd = self._local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        return int(fd)
+
+    def acquire(self, exclusive: bool = False) -> None:
+        fcntl.flock(self._fd(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        fcntl.flock(self._fd(), fcntl.LOCK_UN)
+
+
+class LedgerCompactor:
+    """A thread that holds the ledger lock exclusively for hold_ms every every_ms."""
+
+    def __init__(self, lock: LedgerLock) -> None:
         self._lock = lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,8 +66,11 @@ class LedgerCompactor:
             ready.set()
             while not self._stop.is_set():
                 started = time.monotonic()
-                with self._lock:
+                self._lock.acquire(exclusive=True)
+                try:
                     self._stop.wait(hold_ms / 1000)
+                finally:
+                    self._lock.release()
                 rest = every_ms / 1000 - (time.monotonic() - started)
                 if rest > 0:
                     self._stop.wait(rest)
@@ -71,7 +98,7 @@ def main() -> None:
     tracer = trace.get_tracer(SERVICE)
     block = int(os.environ.get("LEDGER_BLOCK_BYTES", str(256 * 1024)))
     fd = os.open(os.environ["LEDGER_PATH"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    ledger_lock = threading.Lock()
+    ledger_lock = LedgerLock(os.environ["LEDGER_PATH"] + ".lock")
     compactor = LedgerCompactor(ledger_lock)
     sequence = iter(range(1, 1 << 62))
 
@@ -108,7 +135,8 @@ def main() -> None:
         return 200, {"tid": tid, "comm": COMPACTOR_COMM}
 
     try:
-        serve(provider, {"/settlements": settle}, admin={"/admin/ledger-lock": hold_lock})
+        serve(provider, {"/settlements": settle}, admin={"/admin/ledger-lock": hold_lock},
+              threads=32)
     finally:
         compactor.stop()
         os.close(fd)

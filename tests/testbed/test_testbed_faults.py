@@ -1,0 +1,227 @@
+"""Each fault, run with the eBPF receiver attached, shows its mechanism in the
+captured kernel events and gives the payment outcome the scenario predicts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from testbed import GroundTruth, Testbed, scenario
+from tests.testbed.otlp_sink import SpanSink, span_named
+
+pytestmark = pytest.mark.ebpf
+
+COMMS = ["payment-handler", "risk-check", "settlement-svc", "batch-job", "cpu-hog",
+         "disk-writer", "ledger-compact"]
+MS = 1_000_000
+Event = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def capture_cls() -> Iterator[Any]:
+    capture = pytest.importorskip("collector_receiver").Capture
+    yield capture
+
+
+def captured(capture_cls: Any, testbed: Testbed, name: str) -> tuple[GroundTruth, list[Event]]:
+    with capture_cls(comms=COMMS) as cap:
+        truth = testbed.run(scenario(name))
+    return truth, cap.events
+
+
+def overlap_ns(e: Event, start_ns: int, end_ns: int) -> int:
+    return max(0, min(e["timestamp_ns"] + e["duration_ns"], end_ns) - max(e["timestamp_ns"], start_ns))
+
+
+def of(evs: list[Event], event_type: str, pid: int | None = None) -> list[Event]:
+    return [e for e in evs if e["event_type"] == event_type and (pid is None or e["pid"] == pid)]
+
+
+def named_failed_at(truth: GroundTruth, stage: str) -> None:
+    named = truth.named
+    assert named is not None
+    assert truth.expected_named_status == "failed"
+    assert (named.status, named.reason, named.stage) == ("failed", "timeout", stage)
+    assert named.latency_ms >= truth.timeout_ms
+    # payments that ended before the first fault started were healthy
+    first = min(f.start_ns for f in truth.faults)
+    before = [p for p in truth.payments if p.done_ns < first]
+    assert before and all(p.status == "succeeded" for p in before)
+
+
+def settlement_window(sink: SpanSink, truth: GroundTruth, span: str) -> dict[str, Any]:
+    assert truth.named is not None
+    spans = sink.wait_for(truth.named.trace_id, {span})
+    return span_named(spans, span, "settlement-svc")
+
+
+def test_memory_pressure_stalls_the_ledger_append_in_reclaim(
+        capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
+    truth, evs = captured(capture_cls, testbed, "memory-pressure")
+    named_failed_at(truth, "settlement-svc")
+    fault = truth.faults[0]
+    assert fault.mechanism == "memory-reclaim" and fault.measured["oom_kills"] == 0
+    batch = fault.culprits[0]
+    assert (batch.role, batch.comm) == ("batch-job", "batch-job")
+
+    # while payment-handler waited for settlement (its client span, cut by the
+    # deadline), settlement was in memcg reclaim most of the time: in the named
+    # payment's own ledger write, or in the thread its append queued behind
+    # (appends to one file serialize on the inode lock)
+    assert truth.named is not None
+    spans = span_sink.wait_for(truth.named.trace_id, {"ledger.write"})
+    call = next(s for s in spans if s["service"] == "payment-handler" and s["name"] == "POST"
+                and s["start_ns"] > span_named(spans, "POST /risk/check")["end_ns"])
+    settlement = truth.services["settlement-svc"].pid
+    reclaim = of(evs, "MemoryReclaim", settlement)
+    assert reclaim and all(e["reclaim_kind"] == "MEMCG" for e in reclaim)
+    covered = union_ns([(max(e["timestamp_ns"], call["start_ns"]),
+                         min(e["timestamp_ns"] + e["duration_ns"], call["end_ns"])) for e in reclaim])
+    assert covered >= (call["end_ns"] - call["start_ns"]) // 2
+    assert max(e["duration_ns"] for e in reclaim) >= 300 * MS
+    # the culprit was reclaiming too: the pressure came from its own allocations
+    assert of(evs, "MemoryReclaim", batch.pid)
+
+
+def runq_ns(e: Event) -> int:
+    """Time a thread was runnable but not running: all of a preemption, the
+    woken-to-running part of a sleep."""
+    return e["duration_ns"] if e["off_cpu_reason"] == "PREEMPTED" else e["runq_wait_ns"]
+
+
+def union_ns(intervals: list[tuple[int, int]]) -> int:
+    total, end = 0, 0
+    for lo, hi in sorted(i for i in intervals if i[1] > i[0]):
+        lo = max(lo, end)
+        if hi > lo:
+            total += hi - lo
+            end = hi
+    return total
+
+
+def test_cpu_contention_queues_settlement_behind_the_hogs(
+        capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
+    truth, evs = captured(capture_cls, testbed, "cpu-contention")
+    named_failed_at(truth, "settlement-svc")
+    fault = truth.faults[0]
+    cpu = fault.measured["cpu"]
+    assert [cpu] == list(truth.services["settlement-svc"].cpus)
+    hogs = {c.pid for c in fault.culprits}
+    assert len(hogs) == 3
+
+    server = settlement_window(span_sink, truth, "POST /settlements")
+    settlement = truth.services["settlement-svc"].pid
+    waits = [runq_ns(e) for e in of(evs, "SchedSwitch", settlement)
+             if overlap_ns(e, server["start_ns"], server["end_ns"])]
+    assert max(waits) >= 50 * MS
+    assert sum(waits) >= 200 * MS
+    # the hogs ran on settlement's CPU meanwhile
+    hog_events = [e for e in evs if e["pid"] in hogs
+                  and overlap_ns(e, server["start_ns"], server["end_ns"])]
+    assert hog_events and {e["cpu"] for e in hog_events} == {cpu}
+
+
+def test_disk_stall_makes_the_ledger_fsync_slow(
+        capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
+    truth, evs = captured(capture_cls, testbed, "disk-stall")
+    named_failed_at(truth, "settlement-svc")
+    writer = truth.faults[0].culprits[0]
+    assert writer.comm == "disk-writer"
+
+    fsync_span = settlement_window(span_sink, truth, "ledger.fsync")
+    settlement = truth.services["settlement-svc"].pid
+    fsyncs = [e for e in of(evs, "SyscallFsync", settlement)
+              if overlap_ns(e, fsync_span["start_ns"], fsync_span["end_ns"])]
+    assert fsyncs and max(e["duration_ns"] for e in fsyncs) >= 300 * MS
+    # the writer was pushing data to the same volume meanwhile
+    assert [e for e in of(evs, "SyscallWrite", writer.pid)
+            if e["timestamp_ns"] < fsync_span["end_ns"]]
+
+
+def test_packet_loss_retransmits_on_the_settlement_flow(
+        capture_cls: Any, testbed: Testbed) -> None:
+    truth, evs = captured(capture_cls, testbed, "packet-loss")
+    named_failed_at(truth, "settlement-svc")
+    fault = truth.faults[0]
+    port = truth.services["settlement-svc"].port
+    assert fault.measured["port"] == port and fault.measured["dropped_packets"] > 0
+    retransmits = of(evs, "TCPRetransmit")
+    on_flow = [e for e in retransmits if port in (e["sport"], e["dport"])]
+    # far more than the odd tail-loss probe a busy machine sends anyway
+    assert len(on_flow) >= 3
+    assert max(Counter(flow(e) for e in on_flow).values()) >= 2  # backed-off retries of one flow
+    assert all(fault.start_ns <= e["timestamp_ns"] <= fault.end_ns for e in on_flow)
+
+
+def test_lock_contention_blocks_writers_until_the_holder_wakes_them(
+        capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
+    truth, evs = captured(capture_cls, testbed, "lock-contention")
+    named_failed_at(truth, "settlement-svc")
+    holder = truth.faults[0].culprits[0]
+    settlement = truth.services["settlement-svc"].pid
+    assert (holder.pid, holder.comm) == (settlement, "ledger-compact") and holder.tid
+
+    lock_wait = settlement_window(span_sink, truth, "ledger.lock.wait")
+    blocked = [e for e in of(evs, "SchedSwitch", settlement)
+               if e["tid"] != holder.tid and e["off_cpu_reason"] == "BLOCKED"
+               and overlap_ns(e, lock_wait["start_ns"], lock_wait["end_ns"]) >= 300 * MS]
+    assert blocked
+    assert {(e["waker_pid"], e["waker_tid"], e["waker_comm"]) for e in blocked} == {
+        (settlement, holder.tid, "ledger-compact")}
+
+
+def test_slow_dependency_is_app_time_with_an_innocent_kernel(
+        capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
+    truth, evs = captured(capture_cls, testbed, "slow-dependency")
+    named_failed_at(truth, "risk-check")
+    assert truth.faults[0].culprits == []
+    assert truth.named is not None
+    spans = span_sink.wait_for(truth.named.trace_id, {"risk.score"})
+    score = span_named(spans, "risk.score", "risk-check")
+    risk = truth.services["risk-check"].pid
+    asleep = [e for e in of(evs, "SchedSwitch", risk)
+              if e["off_cpu_reason"] == "BLOCKED"
+              and score["start_ns"] <= e["timestamp_ns"] <= score["start_ns"] + 20 * MS
+              and e["duration_ns"] >= 500 * MS]
+    # one sleep as long as the injected delay: a timer ended it, nothing else did
+    delay_ns = int(truth.faults[0].intensity["delay_ms"]) * MS
+    assert len(asleep) == 1
+    assert delay_ns <= asleep[0]["duration_ns"] <= delay_ns + 100 * MS
+    assert_kernel_quiet(truth, evs)
+
+
+def test_no_fault_shows_no_mechanism(capture_cls: Any, testbed: Testbed) -> None:
+    truth, evs = captured(capture_cls, testbed, "none")
+    assert truth.expected_named_status == "succeeded"
+    assert [p.status for p in truth.payments] == ["succeeded"] * len(truth.payments)
+    assert_kernel_quiet(truth, evs)
+
+
+def test_a_hog_on_another_core_is_only_a_distractor(capture_cls: Any, testbed: Testbed) -> None:
+    truth, evs = captured(capture_cls, testbed, "cpu-distractor")
+    fault = truth.faults[0]
+    assert fault.distractor and fault.target_service is None and not fault.predicts_failure
+    assert truth.expected_named_status == "succeeded"
+    assert truth.named is not None and truth.named.status == "succeeded"
+    assert fault.measured["cpu"] not in truth.services["settlement-svc"].cpus
+    hog = [e["cpu"] for e in evs if e["pid"] == fault.culprits[0].pid]
+    assert hog.count(fault.measured["cpu"]) >= 0.9 * len(hog)
+    assert_kernel_quiet(truth, evs)
+
+
+def assert_kernel_quiet(truth: GroundTruth, evs: list[Event]) -> None:
+    """None of the kernel mechanisms touched settlement."""
+    settlement = truth.services["settlement-svc"]
+    assert of(evs, "MemoryReclaim", settlement.pid) == []
+    # a busy machine sends the odd spurious tail-loss probe, never backed-off retries
+    on_flow = [e for e in of(evs, "TCPRetransmit") if settlement.port in (e["sport"], e["dport"])]
+    assert max(Counter(flow(e) for e in on_flow).values(), default=0) <= 1
+    assert max((e["duration_ns"] for e in of(evs, "SyscallFsync", settlement.pid)), default=0) < 200 * MS
+    assert max((runq_ns(e) for e in of(evs, "SchedSwitch", settlement.pid)), default=0) < 100 * MS
+
+
+def flow(e: Event) -> tuple[str, int, str, int]:
+    return (e["saddr"], e["sport"], e["daddr"], e["dport"])
