@@ -1,0 +1,436 @@
+"""Record a process tree: every traced syscall's result and the bytes it brought in.
+
+The tracer owns the wait loop. A syscall the seccomp filter traces stops here once
+(seccomp stop); pure queries (time, pids, randomness) are answered by the tracer
+itself in that one stop, the rest run for real and are read back at their exit
+stop. File descriptors are followed per process so that reads of the program's own
+code (.py, .pyc, .so, ...) are marked as such and not stored: replay reads them
+from disk, and the recording keeps their size/mtime (hash for executables).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import heapq
+import logging
+import os
+import platform
+import signal
+import socket
+import stat
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+
+from replay import buffers
+from replay import ptrace_ops as pt
+from replay.auxv import fix_auxv
+from replay.inject import Rule
+from replay.launch import spawn
+from replay.recording import SIGNAL_NR, BlobStore, Event, Recording
+from replay.syscalls import FD_FIRST, NR, PATH_ARG, READS, WRITES, Policy, policy_of
+from replay.waiter import wait_stop
+
+log = logging.getLogger(__name__)
+
+CODE_SUFFIXES = (".py", ".pyc", ".so", ".pth", ".zip", ".mo")
+_OPENS = {NR["open"], NR["openat"], NR["creat"], NR["openat2"]}
+_DUPS = {NR["dup"], NR["dup2"], NR["dup3"], NR["fcntl"]}
+_F_DUPFD, _F_DUPFD_CLOEXEC = 0, 1030
+_CPU_CLOCKS = (2, 3)
+
+
+def code_roots() -> tuple[str, ...]:
+    roots = {"/usr/lib/", "/usr/lib64/", "/lib/", "/lib64/", "/usr/local/lib/", "/etc/ld.so.cache"}
+    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix):
+        roots.add(os.path.join(os.path.realpath(p), "lib") + "/")
+    return tuple(sorted(roots))
+
+
+@dataclass
+class _Thread:
+    tgid: int
+    pending: Event | None = None  # syscall awaiting its exit stop
+
+
+@dataclass
+class RecordResult:
+    recording: Recording
+    exit_status: int
+    stops: int
+    elapsed_s: float
+
+
+@dataclass
+class Recorder:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    cwd: str = field(default_factory=os.getcwd)
+    redact: list = field(default_factory=list)
+    inject: list[Rule] = field(default_factory=list)
+
+    def run(self) -> RecordResult:
+        self.mem = pt.Memory()
+        self.blobs = BlobStore(self.redact)
+        self.events: list[Event] = []
+        self.threads: dict[int, _Thread] = {}
+        self.fdkind: dict[int, dict[int, str]] = {}
+        self.code_files: dict[str, dict] = {}
+        self.binaries: dict[str, str] = {}
+        self.roots = code_roots()
+        self.outside = {(s.st_dev, s.st_ino) for s in (_fstat(0), _fstat(1), _fstat(2)) if s}
+        self.timers: list[tuple[float, int, int, str]] = []
+        self.stops = 0
+        self.first_stop: set[int] = set()
+        self.started = False
+        start_wall = time.time_ns()
+        t_start = time.monotonic()
+        root = spawn(self.argv, self.env, self.cwd, isolate_net=False)
+        self.t0 = time.monotonic_ns()
+        self.root = root
+        self.threads[root] = _Thread(root)
+        self.fdkind[root] = {}
+        exit_status = 0
+        pt.cont(root)
+        try:
+            while self.threads:
+                deadline = self.timers[0][0] if self.timers else None
+                got = wait_stop(deadline)
+                self._fire_timers()
+                if got is None:
+                    if not self.timers and not self.threads:
+                        break
+                    continue
+                tid, status = got
+                if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                    self.threads.pop(tid, None)
+                    if tid == root:
+                        exit_status = os.waitstatus_to_exitcode(status)
+                    continue
+                self.stops += 1
+                self._on_stop(tid, status)
+        finally:
+            for tid in list(self.threads):
+                _kill(tid)
+            self.mem.close()
+        meta = {
+            "argv": list(self.argv), "env": dict(self.env), "cwd": self.cwd,
+            "root_tid": root, "exit_status": exit_status, "start_wall_ns": start_wall,
+            "kernel": platform.release(), "machine": platform.machine(),
+            "hostname": socket.gethostname(), "binaries": self.binaries,
+            "code_files": self.code_files,
+            "redacted": [r.pattern.decode() for r in self.redact],
+            "injected": [r.text for r in self.inject],
+            "output": self._output(),
+        }
+        rec = Recording(meta, self.events, self.blobs)
+        return RecordResult(rec, exit_status, self.stops, time.monotonic() - t_start)
+
+    def _output(self) -> dict[str, str]:
+        """What the root tree wrote to the terminal/pipes it inherited, by fd (1, 2)."""
+        out: dict[int, list[bytes]] = {1: [], 2: []}
+        for ev in self.events:
+            if ev.mode == "o" and ev.ret > 0 and "data" in ev.x and ev.args[0] in out:
+                out[ev.args[0]].append(self.blobs.get(ev.x["data"]))
+        return {str(k): self.blobs.put(b"".join(v), redactable=False) for k, v in out.items()}
+
+    # -- stops -----------------------------------------------------------------
+    def _on_stop(self, tid: int, status: int) -> None:
+        sig = os.WSTOPSIG(status)
+        event = status >> 16
+        th = self.threads.get(tid)
+        if th is None:  # a new child reporting before its parent's clone event
+            th = self.threads[tid] = _Thread(pt.tgid_of(tid))
+            self.fdkind.setdefault(th.tgid, {})
+            self.first_stop.add(tid)
+        if sig == signal.SIGTRAP and event == pt.EVENT_SECCOMP:
+            self._on_entry(tid, th)
+        elif sig == pt.SYSCALL_STOP:
+            self._on_exit(tid, th)
+        elif sig == signal.SIGTRAP and event in (pt.EVENT_FORK, pt.EVENT_VFORK, pt.EVENT_CLONE):
+            self._on_fork(tid, th, event)
+        elif sig == signal.SIGTRAP and event == pt.EVENT_EXEC:
+            self._on_exec(tid, th)
+        elif sig == signal.SIGTRAP and event:
+            self._resume(tid, th)
+        elif sig == signal.SIGSTOP and tid in self.first_stop:
+            self.first_stop.discard(tid)
+            pt.cont(tid)
+        else:  # signal-delivery stop: recorded at this syscall boundary and delivered
+            if self.started:
+                self.events.append(Event(tid, SIGNAL_NR, [sig], 0, t=self._now()))
+            self._resume(tid, th, sig)
+
+    def _resume(self, tid: int, th: _Thread, sig: int = 0) -> None:
+        with contextlib.suppress(pt.PtraceError):
+            (pt.syscall if th.pending is not None else pt.cont)(tid, sig)
+
+    def _now(self) -> int:
+        return time.monotonic_ns() - self.t0
+
+    def _on_entry(self, tid: int, th: _Thread) -> None:
+        if not self.started:
+            pt.cont(tid)
+            return
+        regs = pt.getregs(tid)
+        nr = regs.orig_rax
+        args = list(pt.syscall_args(regs))
+        ev = Event(tid, nr, args, t=self._now())
+        if nr in PATH_ARG:
+            ev.x["path"] = self.mem.read_cstr(th.tgid, args[PATH_ARG[nr]]).decode("utf-8", "replace")
+        fd = args[4] if nr == NR["mmap"] else args[0] if nr in FD_FIRST else None
+        if fd is not None:
+            fd = pt.signed(fd) & 0xFFFFFFFF
+            fd = fd - (1 << 32) if fd >= 1 << 31 else fd
+        for rule in self.inject:
+            if rule.hit(tid, nr, fd, ev.x.get("path")):
+                ev.x["injected"] = rule.text
+                if rule.delay_enter_ns or rule.delay_exit_ns:
+                    ev.x["delay"] = rule.delay_enter_ns + rule.delay_exit_ns
+                if rule.error is not None or rule.retval is not None:
+                    self._emulate(tid, regs, -rule.error if rule.error is not None else rule.retval)
+                    ev.ret = -rule.error if rule.error is not None else rule.retval
+                    self.events.append(ev)
+                    return
+                if rule.delay_enter_ns:
+                    th.pending = ev
+                    self._hold(tid, rule.delay_enter_ns, "enter")
+                    ev.x["delay_exit"] = rule.delay_exit_ns
+                    return
+                ev.x["delay_exit"] = rule.delay_exit_ns
+        if self._answer_query(tid, th, regs, ev):
+            return
+        if fd is not None and self.fdkind.get(th.tgid, {}).get(fd) == "c" and (
+            nr in READS or nr in (NR["lseek"], NR["mmap"], NR["fstat"], NR["fadvise64"])
+        ):
+            ev.mode = "c"
+        elif nr in WRITES and fd is not None and self._is_outside(th.tgid, fd):
+            ev.mode = "o"
+        elif nr == NR["execve"]:
+            self._hash_binary(ev.x.get("path", ""))
+        th.pending = ev
+        pt.syscall(tid)
+
+    def _hold(self, tid: int, ns: int, what: str) -> None:
+        heapq.heappush(self.timers, (time.monotonic() + ns / 1e9, tid, 0, what))
+
+    def _fire_timers(self) -> None:
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, tid, _, what = heapq.heappop(self.timers)
+            th = self.threads.get(tid)
+            if th is None:
+                continue
+            if what == "enter":
+                pt.syscall(tid)
+            else:
+                pt.cont(tid)
+
+    def _emulate(self, tid: int, regs: pt.Regs, ret: int) -> None:
+        regs.orig_rax = (1 << 64) - 1
+        regs.rax = ret & ((1 << 64) - 1)
+        pt.setregs(tid, regs)
+        pt.cont(tid)
+
+    def _answer_query(self, tid: int, th: _Thread, regs: pt.Regs, ev: Event) -> bool:
+        """Time, pids and randomness answered by the tracer in the seccomp stop (one stop)."""
+        nr, a = ev.nr, ev.args
+        if nr == NR["clock_gettime"] and a[0] not in _CPU_CLOCKS and a[0] < 16:
+            ns = time.clock_gettime_ns(a[0])
+            data = (ns // 1_000_000_000).to_bytes(8, "little") + (ns % 1_000_000_000).to_bytes(8, "little")
+            self.mem.write(th.tgid, a[1], data)
+            ev.outs = [["a", 1, self.blobs.put(data, False)]]
+            ret = 0
+        elif nr == NR["gettimeofday"] and not a[1]:
+            ns = time.time_ns()
+            data = (ns // 1_000_000_000).to_bytes(8, "little") + ((ns // 1000) % 1_000_000).to_bytes(8, "little")
+            if a[0]:
+                self.mem.write(th.tgid, a[0], data)
+                ev.outs = [["a", 0, self.blobs.put(data, False)]]
+            ret = 0
+        elif nr == NR["getpid"]:
+            ret = th.tgid
+        elif nr == NR["gettid"]:
+            ret = tid
+        elif nr == NR["getrandom"] and a[1] <= 1 << 20:
+            data = os.getrandom(a[1])
+            self.mem.write(th.tgid, a[0], data)
+            ev.outs = [["a", 0, self.blobs.put(data, False)]]
+            ret = len(data)
+        else:
+            return False
+        ev.ret = ret
+        self.events.append(ev)
+        self._emulate(tid, regs, ret)
+        return True
+
+    def _on_exit(self, tid: int, th: _Thread) -> None:
+        ev = th.pending
+        if ev is None:
+            pt.cont(tid)
+            return
+        regs = pt.getregs(tid)
+        ev.ret = pt.signed(regs.rax)
+        ev.d = self._now() - ev.t
+        th.pending = None
+        _nr, tgid = ev.nr, th.tgid
+        if ev.mode == "e" or ev.mode == "o":
+            try:
+                self._capture(tid, tgid, ev)
+            except OSError as e:  # the tracee's buffer vanished (munmap race): keep the result
+                log.debug("capture failed for %s: %s", ev.nr, e)
+        self._track_fds(tgid, ev)
+        self.events.append(ev)
+        delay = ev.x.pop("delay_exit", 0)
+        if delay:
+            self._hold(tid, delay, "exit")
+        else:
+            pt.cont(tid)
+
+    def _capture(self, tid: int, tgid: int, ev: Event) -> None:
+        nr = ev.nr
+        if nr in WRITES:
+            if ev.ret > 0:
+                data = (
+                    buffers.gather(self.mem, tgid, ev.args[1], ev.args[2], ev.ret)
+                    if nr in (NR["writev"], NR["pwritev"], NR["pwritev2"])
+                    else self.mem.read(tgid, ev.args[1], ev.ret)
+                    if nr != NR["sendmsg"] else b""
+                )
+                ev.x["crc"] = zlib.crc32(data)
+                if ev.mode == "o":
+                    ev.x["data"] = self.blobs.put(data)
+            return
+        if policy_of(nr) in (Policy.FD, Policy.PROC, Policy.OPEN) and nr not in (
+            NR["accept"], NR["accept4"]
+        ):
+            if nr in (NR["pipe"], NR["pipe2"], NR["socketpair"]) and ev.ret == 0:
+                raw = self.mem.read(tgid, ev.args[3 if nr == NR["socketpair"] else 0], 8)
+                ev.x["fds"] = [int.from_bytes(raw[:4], "little"), int.from_bytes(raw[4:], "little")]
+            return
+        ev.outs = buffers.capture(self.mem, tgid, nr, ev.args, ev.ret, self.blobs.put)
+
+    def _track_fds(self, tgid: int, ev: Event) -> None:
+        kinds = self.fdkind.setdefault(tgid, {})
+        nr, ret = ev.nr, ev.ret
+        if ret < 0:
+            if nr in _OPENS or nr in (NR["accept"], NR["accept4"]):
+                ev.mode = "p"
+            return
+        if nr in _OPENS:
+            if self._is_code(tgid, ret, ev):
+                ev.mode = "c"
+                kinds[ret] = "c"
+            else:
+                ev.mode = "p"
+                kinds[ret] = "x"
+        elif nr in (NR["accept"], NR["accept4"]):
+            ev.mode = "p"
+            kinds[ret] = "x"
+        elif nr == NR["close"]:
+            kinds.pop(ev.args[0], None)
+            ev.mode = "r"
+        elif nr in _DUPS:
+            if nr == NR["fcntl"] and ev.args[1] not in (_F_DUPFD, _F_DUPFD_CLOEXEC):
+                return
+            kinds[ret] = kinds.get(ev.args[0], "x")
+            ev.mode = "r"
+        elif policy_of(nr) is Policy.FD:
+            ev.mode = "r"
+            for fd in ev.x.get("fds", [ret]):
+                kinds[fd] = "x"
+        elif policy_of(nr) is Policy.PROC:
+            ev.mode = "r"
+
+    def _is_code(self, tgid: int, fd: int, ev: Event) -> bool:
+        nr, _path = ev.nr, ev.x.get("path", "")
+        flags = ev.args[2] if nr in (NR["openat"], NR["openat2"]) else ev.args[1]
+        if nr == NR["creat"] or nr == NR["openat2"] or flags & 0o3 or flags & 0o100:
+            return False
+        try:
+            st = os.stat(f"/proc/{tgid}/fd/{fd}")
+            real = os.readlink(f"/proc/{tgid}/fd/{fd}")
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        if not (real.endswith(CODE_SUFFIXES) or ".so." in real or real.startswith(self.roots)):
+            return False
+        if real not in self.code_files:
+            info = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+            if not real.startswith(self.roots):
+                info["sha256"] = _sha256(real)
+            self.code_files[real] = info
+        ev.x["real"] = real
+        return True
+
+    def _hash_binary(self, path: str) -> None:
+        if path and path not in self.binaries:
+            digest = _sha256(path)
+            if digest:
+                self.binaries[path] = digest
+
+    def _is_outside(self, tgid: int, fd: int) -> bool:
+        st = _stat(f"/proc/{tgid}/fd/{fd}")
+        return bool(st) and (st.st_dev, st.st_ino) in self.outside
+
+    def _on_fork(self, tid: int, th: _Thread, event: int) -> None:
+        child = pt.geteventmsg(tid)
+        tgid = pt.tgid_of(child)
+        thread = tgid == th.tgid
+        if child in self.threads:
+            self.threads[child].tgid = tgid
+        else:
+            self.threads[child] = _Thread(tgid)
+            self.first_stop.add(child)
+        if not thread:
+            self.fdkind[child] = dict(self.fdkind.get(th.tgid, {}))
+        if th.pending is not None:
+            th.pending.x["child"] = child
+        self._resume(tid, th)
+
+    def _on_exec(self, tid: int, th: _Thread) -> None:
+        self.mem.forget(th.tgid)
+        regs = pt.getregs(tid)
+        rnd = fix_auxv(self.mem, th.tgid, regs.rsp, None)
+        if not self.started:
+            self.started = True
+        elif th.pending is not None:
+            th.pending.x["at_random"] = rnd.hex()
+        if th.pending is None:
+            self.events.append(Event(tid, NR["execve"], [], 0, mode="r", t=self._now(),
+                                     x={"at_random": rnd.hex(), "initial": True}))
+        self.fdkind[th.tgid] = {k: v for k, v in self.fdkind.get(th.tgid, {}).items()}
+        self._resume(tid, th)
+
+
+def _fstat(fd: int) -> os.stat_result | None:
+    try:
+        return os.fstat(fd)
+    except OSError:
+        return None
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return ""
+    return h.hexdigest()
+
+
+def _kill(tid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(tid, signal.SIGKILL)

@@ -1,0 +1,877 @@
+"""Replay a recording: re-execute the program and serve its inputs from the recording.
+
+Decisions per syscall come from the recording itself (each event's `mode`, set by
+the recorder, see syscalls.Policy) so record and replay cannot disagree:
+
+- e: served from the recording in the single seccomp stop (result + buffers);
+- c: program code (its .py/.so files): executed for real, read from disk;
+- o: a write to the terminal/pipe the tree inherited: executed for real;
+- p: an open/accept of an outside resource: a /dev/null placeholder is opened for
+  real so the kernel hands out the same fd numbers as in the recording;
+- r: fd-table and process syscalls (close, dup, pipe, clone, execve, kill):
+  executed for real, with recorded pids swapped in and out.
+
+Threads are serialised: a traced syscall is served only when it is next in the
+recorded global order (time, pid and randomness queries are served from the
+thread's own stream without waiting). A syscall the recording does not have at
+that point is a divergence: strict replays stop there with a report; replays
+that change the incident (injections, config changes, fuzzing) note the first
+divergence and continue "off script" inside the sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import signal
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from replay import buffers
+from replay import ptrace_ops as pt
+from replay.auxv import fix_auxv
+from replay.inject import Rule
+from replay.launch import spawn
+from replay.recording import SIGNAL_NR, Event, Recording
+from replay.sandbox import FreePolicy
+from replay.syscalls import (
+    FD_FIRST,
+    FORKS,
+    NR,
+    PATH_ARG,
+    READS,
+    TIMEOUT_ARG,
+    WRITES,
+    Policy,
+    name_of,
+    policy_of,
+)
+from replay.waiter import wait_stop
+
+log = logging.getLogger(__name__)
+
+_SKIP = (1 << 64) - 1
+_MASK = (1 << 64) - 1
+_AT_FDCWD = -100 & _MASK
+_O_RDWR, _O_CLOEXEC = 0o2, 0o2000000
+_SOCK_CLOEXEC = 0o2000000
+_CLOCKS = frozenset((NR["clock_gettime"], NR["gettimeofday"], NR["time"]))
+_MONOTONIC = frozenset((1, 4, 6, 7))
+_SYNC_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGSYS,
+                 signal.SIGCHLD, signal.SIGPIPE, signal.SIGABRT}
+
+
+@dataclass
+class Divergence:
+    """Where the replayed execution first left the recording."""
+
+    index: int | None  # recorded event index (None: past the end of the recording)
+    tid: int  # recorded thread id
+    expected: str
+    actual: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"event {self.index}" if self.index is not None else "end of recording"
+        return (f"diverged at {where} (thread {self.tid}): {self.reason}; "
+                f"expected {self.expected}, got {self.actual}")
+
+
+@dataclass
+class ReplayOptions:
+    inject: list[Rule] = field(default_factory=list)
+    strict: bool = True  # stop at the first divergence
+    env: dict[str, str] | None = None  # replaces the recorded environment (fix verification)
+    argv: list[str] | None = None
+    isolate_net: bool = True
+    scratch: str | None = None  # writes allowed here once off script
+    jitter_ms: float = 0.0  # random delays before serving (determinism check)
+    fuzz_seed: int | None = None  # perturb the recorded thread order (race hunting)
+    seed: int = 0
+    stall_s: float = 0.1
+    timeout_s: float = 120.0
+    progress: Callable[[int, int], None] | None = None
+    stdio: tuple[int | None, int | None, int | None] = (None, None, None)
+
+
+@dataclass
+class ReplayOutcome:
+    exit_status: int | None
+    divergence: Divergence | None
+    events_served: int
+    events_total: int
+    order_relaxed: int
+    injected: int
+    output_diffs: list[int]
+    code_changed: list[str]
+    elapsed_s: float
+    stopped: bool  # killed at a divergence (strict) or on timeout
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["divergence"] = None if self.divergence is None else dict(self.divergence.__dict__)
+        return d
+
+
+class _Stop(Exception):
+    pass
+
+
+@dataclass
+class _T:
+    rtid: int
+    tgid: int
+    serving: int | None = None  # event index awaiting its exit stop
+    saved: tuple[int, ...] | None = None  # argument registers to restore at exit
+    on_exit: Callable[[int, pt.Regs], None] | None = None
+    held: bool = False
+    regs: Any = None
+    free: bool = False
+    calls: int = 0
+
+
+class Replayer:
+    def __init__(self, rec: Recording, opts: ReplayOptions | None = None) -> None:
+        self.rec = rec
+        self.opts = opts or ReplayOptions()
+        self.events = rec.events
+        self.rng = random.Random(self.opts.seed)
+
+    # -- setup -------------------------------------------------------------------------------
+    def _build_order(self) -> list[int]:
+        ordered = [i for i, e in enumerate(self.events)
+                   if e.nr != SIGNAL_NR and policy_of(e.nr) is not Policy.QUERY
+                   and not e.x.get("initial")]
+        # A thread acts on a syscall's result when it returns: blocking calls that were in
+        # flight together are released in the order they returned, not the order they began.
+        ordered.sort(key=lambda i: (self.events[i].t + self.events[i].d, i))
+        if self.opts.fuzz_seed is None:
+            return ordered
+        rng = random.Random(self.opts.fuzz_seed)
+        order = list(ordered)
+        {e.ret for e in self.events if e.nr in FORKS and e.ret > 0}
+        for _ in range(len(order) * 2):
+            j = rng.randrange(len(order) - 1) if len(order) > 1 else 0
+            a, b = self.events[order[j]], self.events[order[j + 1]] if len(order) > 1 else None
+            if b is None or a.tid == b.tid:
+                continue
+            if (a.nr in FORKS and a.ret == b.tid) or False:
+                continue
+            order[j], order[j + 1] = order[j + 1], order[j]
+        return order
+
+    def run(self) -> ReplayOutcome:
+        meta = self.rec.meta
+        self.mem = pt.Memory()
+        self.order = self._build_order()
+        self.order_pos = {idx: p for p, idx in enumerate(self.order)}
+        self.turn = 0
+        self.consumed = bytearray(len(self.events))
+        self.queues: dict[int, deque[int]] = {}
+        for i, e in enumerate(self.events):
+            if not e.x.get("initial"):
+                self.queues.setdefault(e.tid, deque()).append(i)
+        self.threads: dict[int, _T] = {}
+        self.pending_new: dict[int, int] = {}
+        self.first_stop: set[int] = set()
+        self.real_of: dict[int, int] = {}
+        self.timers: list[tuple[float, int, Callable[[], None]]] = []
+        self.divergence: Divergence | None = None
+        self.free = False
+        self.running: int | None = None
+        self.served_ordered = 0
+        self.blocked_checks = 0
+        self.served = 0
+        self.relaxed = 0
+        self.injected = 0
+        self.output_diffs: list[int] = []
+        self.code_changed: list[str] = []
+        self.notes: list[str] = []
+        self.free_policy = FreePolicy(self.opts.scratch)
+        self.last_time: dict[int, int] = {}
+        self.last_served: dict[tuple[int, int, int], int] = {}
+        self.event_index = {id(e): i for i, e in enumerate(self.events)}
+        self.t_free = 0.0
+        stopped = False
+        t0 = time.monotonic()
+        env = self.opts.env if self.opts.env is not None else meta["env"]
+        argv = self.opts.argv or meta["argv"]
+        root = spawn(argv, env, meta["cwd"], isolate_net=self.opts.isolate_net,
+                     stdio=self.opts.stdio)
+        self.root = root
+        self.started = False
+        self._add_thread(root, meta["root_tid"], root)
+        exit_status: int | None = None
+        last_progress = time.monotonic()
+        progress_mark = 0
+        pt.cont(root)
+        try:
+            while self.threads:
+                now = time.monotonic()
+                if now - t0 > self.opts.timeout_s:
+                    self.notes.append(f"timed out after {self.opts.timeout_s:.0f} s")
+                    stopped = True
+                    break
+                deadline = t0 + self.opts.timeout_s
+                if self.timers:
+                    deadline = min(deadline, min(t for t, _, _ in self.timers))
+                held = any(t.held for t in self.threads.values())
+                if held:
+                    stall = last_progress + self.opts.stall_s
+                    deadline = min(deadline, stall)
+                    if self.running is not None:
+                        deadline = min(deadline, time.monotonic() + 0.001)
+                got = wait_stop(deadline)
+                self._fire_timers()
+                if got is None and held and self.running is not None:
+                    self._check_running()
+                    if self.running is None:
+                        self._dispatch()
+                        continue
+                if got is None:
+                    if any(t.held for t in self.threads.values()) and \
+                            time.monotonic() - last_progress >= self.opts.stall_s:
+                        self._break_stall()
+                        last_progress = time.monotonic()
+                    if not self.threads:
+                        break
+                    continue
+                if self.served_ordered != progress_mark:
+                    progress_mark = self.served_ordered
+                    last_progress = time.monotonic()
+                tid, status = got
+                if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                    self.threads.pop(tid, None)
+                    if tid == root:
+                        exit_status = os.waitstatus_to_exitcode(status)
+                    if self.running == tid:
+                        self.running = None
+                    self._dispatch()
+                    continue
+                self._on_stop(tid, status)
+                self._dispatch()
+        except _Stop:
+            stopped = True
+        finally:
+            for tid in list(self.threads):
+                with contextlib.suppress(OSError):
+                    os.kill(tid, signal.SIGKILL)
+            _reap_all()
+            self.mem.close()
+        return ReplayOutcome(
+            exit_status=None if stopped else exit_status, divergence=self.divergence,
+            events_served=self.served, events_total=len(self.events),
+            order_relaxed=self.relaxed, injected=self.injected,
+            output_diffs=self.output_diffs, code_changed=self.code_changed,
+            elapsed_s=time.monotonic() - t0, stopped=stopped, notes=self.notes,
+        )
+
+    def _add_thread(self, tid: int, rtid: int, tgid: int) -> _T:
+        th = _T(rtid, tgid)
+        self.threads[tid] = th
+        self.real_of[rtid] = tid
+        return th
+
+    # -- ordering ----------------------------------------------------------------------------
+    def _advance_turn(self) -> None:
+        while self.turn < len(self.order) and self.consumed[self.order[self.turn]]:
+            self.turn += 1
+
+    def _is_turn(self, idx: int, tid: int | None = None) -> bool:
+        """The event is next in the order and no other thread is still running toward its
+        next stop (one thread runs at a time between ordered syscalls)."""
+        if self.running is not None and self.running != tid:
+            return False
+        self._advance_turn()
+        return self.turn < len(self.order) and self.order[self.turn] == idx
+
+    def _check_running(self) -> None:
+        """Pass the token on when the running thread sleeps in the kernel (a futex, a pipe)."""
+        tid = self.running
+        if tid is None:
+            return
+        try:
+            with open(f"/proc/{tid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            state = b"X"
+        if state in (b"S", b"D", b"X", b"Z"):
+            self.blocked_checks += 1
+            if self.blocked_checks >= 3:
+                self.running = None
+        else:
+            self.blocked_checks = 0
+
+    def _dispatch(self) -> None:
+        progress = True
+        while progress:
+            progress = False
+            for tid, th in list(self.threads.items()):
+                if th.held:
+                    q = self.queues.get(th.rtid)
+                    if q and self._is_turn(q[0], tid):
+                        th.held = False
+                        self._serve(tid, th, q[0], th.regs)
+                        progress = True
+
+    def _break_stall(self) -> None:
+        """Everyone waits on a thread that cannot get there (a lock held in user space)."""
+        held = [(self.order_pos.get(self.queues[t.rtid][0], 1 << 60), tid, t)
+                for tid, t in self.threads.items() if t.held and self.queues.get(t.rtid)]
+        if not held:
+            return
+        if self.running is not None:
+            self.running = None
+            self._dispatch()
+            if not any(t.held for t in self.threads.values()):
+                return
+        _, tid, th = min(held)
+        self.relaxed += 1
+        self.notes.append(f"order relaxed: event {self.queues[th.rtid][0]} served before "
+                          f"event {self.order[self.turn] if self.turn < len(self.order) else None}")
+        th.held = False
+        self._serve(tid, th, self.queues[th.rtid][0], th.regs)
+
+    def _fire_timers(self) -> None:
+        now = time.monotonic()
+        due = [t for t in self.timers if t[0] <= now]
+        self.timers = [t for t in self.timers if t[0] > now]
+        for _, _, action in sorted(due, key=lambda t: (t[0], t[1])):
+            with contextlib.suppress(pt.PtraceError):
+                action()
+
+    def _later(self, ns: int, tid: int, action: Callable[[], None]) -> None:
+        self.timers.append((time.monotonic() + ns / 1e9, tid, action))
+
+    # -- stops -------------------------------------------------------------------------------
+    def _on_stop(self, tid: int, status: int) -> None:
+        sig = os.WSTOPSIG(status)
+        event = status >> 16
+        th = self.threads.get(tid)
+        if th is None:
+            self.pending_new[tid] = status
+            return
+        if sig == signal.SIGTRAP and event == pt.EVENT_SECCOMP:
+            if not self.started:
+                pt.cont(tid)
+                return
+            self._on_entry(tid, th)
+        elif sig == pt.SYSCALL_STOP:
+            self._on_exit(tid, th)
+        elif sig == signal.SIGTRAP and event in (pt.EVENT_FORK, pt.EVENT_VFORK, pt.EVENT_CLONE):
+            self._on_fork(tid, th)
+        elif sig == signal.SIGTRAP and event == pt.EVENT_EXEC:
+            self._on_exec(tid, th)
+        elif sig == signal.SIGTRAP and event:
+            self._resume(tid, th)
+        elif sig == signal.SIGSTOP and tid in self.first_stop:
+            self.first_stop.discard(tid)
+            pt.cont(tid)  # a new thread's first stop
+        else:
+            code, spid = pt.siginfo_code_pid(tid)
+            forward = sig in _SYNC_SIGNALS or spid in self.threads or (code > 0 and sig != signal.SIGSTOP)
+            self._resume(tid, th, sig if forward else 0)
+
+    def _resume(self, tid: int, th: _T, sig: int = 0) -> None:
+        with contextlib.suppress(pt.PtraceError):
+            (pt.syscall if th.serving is not None else pt.cont)(tid, sig)
+
+    def _on_exec(self, tid: int, th: _T) -> None:
+        self.mem.forget(th.tgid)
+        regs = pt.getregs(tid)
+        if not self.started:
+            self.started = True
+            first = self.events[0] if self.events else None
+            rnd = first.x.get("at_random") if first is not None and first.x.get("initial") else None
+            fix_auxv(self.mem, th.tgid, regs.rsp, bytes.fromhex(rnd) if rnd else None)
+            if first is not None and first.x.get("initial"):
+                self.consumed[0] = 1
+        else:
+            rnd = None
+            if th.serving is not None:
+                rnd = self.events[th.serving].x.get("at_random")
+            fix_auxv(self.mem, th.tgid, regs.rsp, bytes.fromhex(rnd) if rnd else None)
+        self._resume(tid, th)
+
+    def _on_fork(self, tid: int, th: _T) -> None:
+        child = pt.geteventmsg(tid)
+        idx = th.serving
+        ev = self.events[idx] if idx is not None else None
+        rchild = ev.ret if ev is not None and ev.ret > 0 else child
+        nth = self._add_thread(child, rchild, pt.tgid_of(child))
+        self.running = None
+        nth.free = th.free
+        if idx is not None:
+            self._consume(idx)
+        if child in self.pending_new:
+            self.pending_new.pop(child)
+            pt.cont(child)
+        else:
+            self.first_stop.add(child)
+        self._resume(tid, th)
+
+    def _on_exit(self, tid: int, th: _T) -> None:
+        regs = pt.getregs(tid)
+        if th.saved is not None:
+            regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9 = th.saved
+            th.saved = None
+        action, th.on_exit = th.on_exit, None
+        idx, th.serving = th.serving, None
+        if action is not None:
+            action(tid, regs)
+        pt.setregs(tid, regs)
+        if idx is not None:
+            self._consume(idx)
+        pt.cont(tid)
+
+    def _consume(self, idx: int) -> None:
+        if not self.consumed[idx]:
+            self.consumed[idx] = 1
+            self.served += 1
+            if policy_of(self.events[idx].nr) is not Policy.QUERY:
+                self.served_ordered += 1
+            q = self.queues.get(self.events[idx].tid)
+            if q and q[0] == idx:
+                q.popleft()
+            if self.opts.progress and self.served % 256 == 0:
+                self.opts.progress(self.served, len(self.events))
+
+    # -- entry: match the recording ----------------------------------------------------------
+    def _on_entry(self, tid: int, th: _T) -> None:
+        th.calls += 1
+        regs = pt.getregs(tid)
+        if self.free or th.free:
+            self._free_call(tid, th, regs)
+            return
+        nr = regs.orig_rax
+        q = self.queues.get(th.rtid)
+        while q and self.events[q[0]].nr == SIGNAL_NR:
+            self._consume(q[0])
+        if not q and nr not in _CLOCKS:
+            self._diverge(tid, th, regs, None, "the recording has no more calls for this thread")
+            return
+        if nr in _CLOCKS or self.events[q[0]].nr in _CLOCKS:
+            idx = self._elastic_time(tid, th, regs, q)
+            if idx is None:
+                return
+        else:
+            idx = q[0]
+        ev = self.events[idx]
+        problem = self._mismatch(th, regs, ev)
+        if problem:
+            self._diverge(tid, th, regs, idx, problem)
+            return
+        query = policy_of(nr) is Policy.QUERY
+        if not query and self.running == tid:
+            self.running = None
+        if query or self._is_turn(idx, tid):
+            self._serve(tid, th, idx, regs)
+        else:
+            th.held, th.regs = True, regs
+
+    def _elastic_time(self, tid: int, th: _T, regs: pt.Regs, q: deque[int]) -> int | None:
+        """Clock reads are matched loosely: how often an interpreter reads the clock while
+        waiting for a lock (Python's GIL) depends on scheduling, not on the program.
+
+        Extra recorded reads are skipped, reads the recording lacks get the last value
+        recorded for that clock; the values the program sees keep their recorded order.
+        """
+        nr = regs.orig_rax
+        if nr not in _CLOCKS:
+            while q and self.events[q[0]].nr in _CLOCKS:
+                self._consume(q[0])
+            if not q:
+                self._diverge(tid, th, regs, None, "the recording has no more calls for this thread")
+            return q[0] if q else None
+        clock = regs.rdi if nr == NR["clock_gettime"] else -nr
+        for pos, idx in enumerate(q):
+            ev = self.events[idx]
+            if ev.nr not in _CLOCKS:
+                break
+            if (ev.args[0] if ev.nr == NR["clock_gettime"] else -ev.nr) == clock and ev.nr == nr:
+                for _ in range(pos):
+                    self._consume(q[0])
+                return idx
+        if nr == NR["clock_gettime"] and clock in _MONOTONIC:
+            # A read the recording lacks comes from a wait loop (a lock, the GIL) whose
+            # futex deadline is checked by the kernel against the real clock: give it the
+            # real clock, or the loop would spin on a deadline already in the past.
+            ns = time.clock_gettime_ns(clock)
+            self.mem.write(th.tgid, regs.rsi, _pack_ts(ns, 1_000_000_000))
+            self._set_result(tid, regs, 0)
+            return None
+        last = self.last_served.get((th.tgid, nr, clock))
+        if last is None:
+            for idx in q:
+                ev = self.events[idx]
+                if ev.nr == nr and (ev.args[0] if nr == NR["clock_gettime"] else -nr) == clock:
+                    last = idx
+                    break
+        if last is None:
+            for idx in range(len(self.events) - 1, -1, -1):
+                ev = self.events[idx]
+                if ev.nr == nr and (ev.args[0] if nr == NR["clock_gettime"] else -nr) == clock:
+                    last = idx
+                    break
+        if last is None:
+            self._diverge(tid, th, regs, q[0] if q else None, "a clock the recording never read")
+            return None
+        ev = self.events[last]
+        self._emulate(tid, th, regs, ev, list(pt.syscall_args(regs)))
+        return None
+
+    def _mismatch(self, th: _T, regs: pt.Regs, ev: Event) -> str:
+        nr = regs.orig_rax
+        if nr != ev.nr:
+            return "a different syscall"
+        args = pt.syscall_args(regs)
+        if nr in FD_FIRST and ev.args and (args[0] & 0xFFFFFFFF) != (ev.args[0] & 0xFFFFFFFF):
+            return "a different file descriptor"
+        if nr in TIMEOUT_ARG and args[TIMEOUT_ARG[nr]] != ev.args[TIMEOUT_ARG[nr]]:
+            return "a different timeout"
+        if nr in PATH_ARG and "path" in ev.x:
+            path = self.mem.read_cstr(th.tgid, args[PATH_ARG[nr]]).decode("utf-8", "replace")
+            if path != ev.x["path"]:
+                return f"a different path ({path!r})"
+        if nr in WRITES and nr in (NR["write"], NR["sendto"], NR["pwrite64"]) and args[2] != ev.args[2] \
+                and ev.mode != "o":
+            return "a write of a different length"
+        return ""
+
+    def _describe(self, th: _T, regs: pt.Regs | None, ev: Event | None) -> str:
+        if ev is not None:
+            return _fmt(ev.nr, ev.args, ev.x.get("path"))
+        assert regs is not None
+        nr = regs.orig_rax
+        path = None
+        if nr in PATH_ARG:
+            path = self.mem.read_cstr(th.tgid, pt.syscall_args(regs)[PATH_ARG[nr]]).decode(
+                "utf-8", "replace")
+        return _fmt(nr, list(pt.syscall_args(regs)), path)
+
+    def _diverge(self, tid: int, th: _T, regs: pt.Regs, idx: int | None, reason: str) -> None:
+        if self.divergence is None:
+            self.divergence = Divergence(
+                index=idx, tid=th.rtid,
+                expected=self._describe(th, None, self.events[idx]) if idx is not None else "exit",
+                actual=self._describe(th, regs, None), reason=reason,
+            )
+            log.info("%s", self.divergence)
+        if self.opts.strict:
+            raise _Stop
+        self.free = True
+        for otid, other in list(self.threads.items()):
+            if other.held:
+                other.held = False
+                self._free_call(otid, other, other.regs)
+        self._free_call(tid, th, regs)
+
+    # -- serving -----------------------------------------------------------------------------
+    def _serve(self, tid: int, th: _T, idx: int, regs: pt.Regs) -> None:
+        ev = self.events[idx]
+        delay = 0
+        if self.opts.jitter_ms and policy_of(ev.nr) is not Policy.QUERY:
+            delay = int(self.rng.random() * self.opts.jitter_ms * 1e6)
+        rule = self._rule_for(th, ev, regs)
+        if rule is not None:
+            delay += rule.delay_enter_ns + rule.delay_exit_ns
+        if delay:
+            self._later(delay, tid, lambda: self._serve_now(tid, th, idx, regs, rule))
+            return
+        self._serve_now(tid, th, idx, regs, rule)
+
+    def _rule_for(self, th: _T, ev: Event, regs: pt.Regs) -> Rule | None:
+        fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
+        for rule in self.opts.inject:
+            if rule.hit(th.rtid, ev.nr, fd, ev.x.get("path")):
+                self.injected += 1
+                return rule
+        return None
+
+    def _serve_now(self, tid: int, th: _T, idx: int, regs: pt.Regs, rule: Rule | None) -> None:
+        if tid not in self.threads:
+            return
+        ev = self.events[idx]
+        if policy_of(ev.nr) is not Policy.QUERY:
+            self.running = tid
+            self.blocked_checks = 0
+        args = list(pt.syscall_args(regs))
+        if rule is not None and rule.changes_result:
+            self._serve_injected(tid, th, idx, ev, regs, args, rule)
+            return
+        mode = ev.mode
+        if mode == "e":
+            if ev.nr == NR["mmap"]:
+                self._diverge(tid, th, regs, idx, "mmap of a file outside the program's code "
+                              "cannot be replayed")
+                return
+            self._consume(idx)
+            self._emulate(tid, th, regs, ev, args)
+        elif mode == "c":
+            self._consume(idx)
+            if ev.nr in (NR["open"], NR["openat"]):
+                self._check_code(ev)
+                self._real(tid, th, idx, lambda t, r: self._expect_ret(ev, r))
+                return
+            pt.cont(tid)
+        elif mode == "o":
+            self._consume(idx)
+            self._check_output(th, idx, ev, args)
+            pt.cont(tid)
+        elif mode == "p":
+            if ev.ret < 0:
+                self._consume(idx)
+                self._emulate(tid, th, regs, ev, args)
+            else:
+                self._placeholder(tid, th, idx, ev, regs, args)
+        else:
+            self._serve_real(tid, th, idx, ev, regs, args)
+
+    def _serve_injected(self, tid: int, th: _T, idx: int, ev: Event, regs: pt.Regs,
+                        args: list[int], rule: Rule) -> None:
+        self._consume(idx)
+        if rule.error is not None or rule.retval is not None:
+            ret = -rule.error if rule.error is not None else int(rule.retval or 0)
+            self._set_result(tid, regs, ret)
+            th.free = True  # the program now walks a path the recording never saw
+            return
+        if rule.cut:
+            ret = 0 if ev.nr in READS else -32  # EOF on reads, EPIPE on writes
+            self._set_result(tid, regs, ret)
+            th.free = True
+            return
+        limit = min(rule.truncate or 0, max(ev.ret, 0))
+        buffers.restore(self.mem, th.tgid, args, ev.outs, self.rec.data, limit=limit)
+        self._set_result(tid, regs, limit)
+        th.free = True
+
+    def _set_result(self, tid: int, regs: pt.Regs, ret: int) -> None:
+        regs.orig_rax = _SKIP
+        regs.rax = ret & _MASK
+        pt.setregs(tid, regs)
+        pt.cont(tid)
+
+    def _emulate(self, tid: int, th: _T, regs: pt.Regs, ev: Event, args: list[int]) -> None:
+        if ev.nr in _CLOCKS:
+            clock = ev.args[0] if ev.nr == NR["clock_gettime"] else -ev.nr
+            self.last_served[(th.tgid, ev.nr, clock)] = self._index_of(ev)
+        if ev.outs:
+            buffers.restore(self.mem, th.tgid, args, ev.outs, self.rec.data)
+        if ev.nr == NR["clock_gettime"] and ev.outs:
+            self.last_time[ev.args[0]] = _ts(self.rec.data(ev.outs[0][2]), 1)
+        elif ev.nr == NR["gettimeofday"] and ev.outs:
+            self.last_time[0] = _ts(self.rec.data(ev.outs[0][2]), 1000)
+        self._set_result(tid, regs, ev.ret)
+
+    def _index_of(self, ev: Event) -> int:
+        return self.event_index[id(ev)]
+
+    def _real(self, tid: int, th: _T, idx: int | None, on_exit: Callable[[int, pt.Regs], None] | None) -> None:
+        th.serving = idx
+        th.on_exit = on_exit
+        pt.syscall(tid)
+
+    def _expect_ret(self, ev: Event, regs: pt.Regs) -> None:
+        got = pt.signed(regs.rax)
+        if got != ev.ret:
+            self.notes.append(f"{name_of(ev.nr)} returned {got}, recording has {ev.ret}")
+
+    def _check_code(self, ev: Event) -> None:
+        real = ev.x.get("real")
+        info = self.rec.meta.get("code_files", {}).get(real) if real else None
+        if not info or real in self.code_changed:
+            return
+        try:
+            st = os.stat(real)
+        except OSError:
+            self.code_changed.append(real)
+            return
+        if st.st_size != info.get("size") or st.st_mtime_ns != info.get("mtime_ns"):
+            self.code_changed.append(real)
+
+    def _check_output(self, th: _T, idx: int, ev: Event, args: list[int]) -> None:
+        if "crc" not in ev.x:
+            return
+        if ev.nr == NR["write"]:
+            data = self.mem.read(th.tgid, args[1], args[2])
+        elif ev.nr == NR["writev"]:
+            data = buffers.gather(self.mem, th.tgid, args[1], args[2], 1 << 24)
+        else:
+            return
+        if len(data) != ev.ret or zlib.crc32(data) != ev.x["crc"]:
+            self.output_diffs.append(idx)
+
+    def _placeholder(self, tid: int, th: _T, idx: int, ev: Event, regs: pt.Regs,
+                     args: list[int]) -> None:
+        """Open /dev/null for real in place of the outside file/connection: same fd number."""
+        nr = ev.nr
+        if nr in (NR["accept"], NR["accept4"]):
+            cloexec = nr == NR["accept4"] and args[3] & _SOCK_CLOEXEC
+        else:
+            flags = args[1] if nr == NR["open"] else args[2] if nr != NR["creat"] else 0
+            cloexec = flags & _O_CLOEXEC
+        th.saved = tuple(args)
+        addr = (regs.rsp - 256) & ~0xF
+        self.mem.write(th.tgid, addr, b"/dev/null\0")
+        regs.orig_rax = NR["openat"]
+        regs.rdi, regs.rsi, regs.rdx, regs.r10 = _AT_FDCWD, addr, _O_RDWR | (_O_CLOEXEC if cloexec else 0), 0
+        pt.setregs(tid, regs)
+
+        def done(t: int, r: pt.Regs) -> None:
+            got = pt.signed(r.rax)
+            if got != ev.ret:
+                self.notes.append(f"placeholder fd {got} != recorded {ev.ret} at event {idx}")
+            r.rax = ev.ret & _MASK
+            if ev.outs:
+                buffers.restore(self.mem, th.tgid, args, ev.outs, self.rec.data)
+
+        self._real(tid, th, idx, done)
+
+    def _serve_real(self, tid: int, th: _T, idx: int, ev: Event, regs: pt.Regs,
+                    args: list[int]) -> None:
+        nr = ev.nr
+        if ev.ret < 0 and nr not in (NR["execve"],):
+            self._consume(idx)
+            self._set_result(tid, regs, ev.ret)
+            return
+        if nr in FORKS:
+            def forked(t: int, r: pt.Regs) -> None:
+                r.rax = ev.ret & _MASK
+            th.serving, th.on_exit = idx, forked
+            pt.syscall(tid)  # consumed at the fork event, so the child may run
+            return
+        if nr in (NR["kill"], NR["tgkill"], NR["tkill"]):
+            self._translate_pids(regs, nr, args)
+            th.saved = tuple(args)
+            pt.setregs(tid, regs)
+
+            def killed(t: int, r: pt.Regs) -> None:
+                r.rax = ev.ret & _MASK
+            self._consume(idx)
+            th.on_exit = killed
+            pt.syscall(tid)
+            return
+        if nr == NR["execve"]:
+            if ev.ret < 0:
+                self._consume(idx)
+                self._set_result(tid, regs, ev.ret)
+                return
+            self._consume(idx)
+            self._real(tid, th, idx, None)
+            return
+
+        def check(t: int, r: pt.Regs) -> None:
+            got = pt.signed(r.rax)
+            if got != ev.ret:
+                self.notes.append(f"{name_of(nr)} returned {got}, recording has {ev.ret} "
+                                  f"(event {idx})")
+                r.rax = ev.ret & _MASK
+
+        self._real(tid, th, idx, check)
+
+    def _translate_pids(self, regs: pt.Regs, nr: int, args: list[int]) -> None:
+        def real(rpid: int) -> int:
+            s = pt.signed(rpid) if rpid >= 1 << 31 else rpid
+            s = s - (1 << 32) if 1 << 31 <= s < 1 << 32 else s
+            if s > 0:
+                return self._real_tgid(s)
+            if s < -1:
+                return -self._real_tgid(-s)
+            return s
+        if nr == NR["kill"] or nr == NR["tkill"]:
+            regs.rdi = real(args[0]) & _MASK
+        else:
+            regs.rdi = real(args[0]) & _MASK
+            regs.rsi = real(args[1]) & _MASK
+
+    def _real_tgid(self, rpid: int) -> int:
+        return self.real_of.get(rpid, rpid)
+
+    # -- off script ----------------------------------------------------------------------------
+    def _free_call(self, tid: int, th: _T, regs: pt.Regs) -> None:
+        """After a divergence: run the call under the sandbox policy (see sandbox.py)."""
+        nr = regs.orig_rax
+        args = list(pt.syscall_args(regs))
+        q = self.queues.get(th.rtid)
+        # a thread still on script (its next event matches) keeps being served
+        if q and not th.free and not self._mismatch(th, regs, self.events[q[0]]) \
+                and self.events[q[0]].mode in "ecp" and not self.free:
+            self._serve(tid, th, q[0], regs)
+            return
+        for rule in self.opts.inject:
+            fd = args[0] if nr in FD_FIRST else None
+            if rule.changes_result and rule.hit(th.rtid, nr, fd, None):
+                self.injected += 1
+                ret = -rule.error if rule.error is not None else int(rule.retval or 0)
+                self._set_result(tid, regs, ret)
+                return
+        decision = self.free_policy.decide(nr, args, lambda a: self.mem.read_cstr(th.tgid, a))
+        if decision.kind == "emulate":
+            self._set_result(tid, regs, decision.ret)
+        elif decision.kind == "time":
+            self._virtual_time(tid, th, regs, nr, args)
+        elif decision.kind == "pid":
+            self._set_result(tid, regs, th.rtid if nr == NR["gettid"] else
+                             next((r for r, t in self.real_of.items() if t == th.tgid), th.tgid))
+        elif decision.kind == "fork":
+            th.serving, th.on_exit = None, None
+            pt.syscall(tid)
+        else:
+            pt.cont(tid)
+
+    def _virtual_time(self, tid: int, th: _T, regs: pt.Regs, nr: int, args: list[int]) -> None:
+        """Off script the clock keeps going from the last recorded reading, at real speed."""
+        if not self.t_free:
+            self.t_free = time.monotonic()
+        clock = args[0] if nr == NR["clock_gettime"] else 0
+        base = self.last_time.get(clock)
+        if base is None:
+            base = time.clock_gettime_ns(clock if clock < 16 else 0)
+            self.last_time[clock] = base
+            self.t_free = time.monotonic()
+        ns = base + int((time.monotonic() - self.t_free) * 1e9)
+        if nr == NR["clock_gettime"]:
+            self.mem.write(th.tgid, args[1], _pack_ts(ns, 1_000_000_000))
+            self._set_result(tid, regs, 0)
+        elif nr == NR["gettimeofday"]:
+            if args[0]:
+                self.mem.write(th.tgid, args[0], _pack_ts(ns, 1000))
+            self._set_result(tid, regs, 0)
+        else:
+            if args[0]:
+                self.mem.write(th.tgid, args[0], (ns // 1_000_000_000).to_bytes(8, "little"))
+            self._set_result(tid, regs, ns // 1_000_000_000)
+
+
+def _reap_all() -> None:
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            tid, _ = os.waitpid(-1, pt.WALL | os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not tid:
+            time.sleep(0.001)
+
+
+def _ts(data: bytes, scale: int) -> int:
+    return int.from_bytes(data[:8], "little") * 1_000_000_000 + int.from_bytes(data[8:16], "little") * scale
+
+
+def _pack_ts(ns: int, unit: int) -> bytes:
+    sub = (ns % 1_000_000_000) // (1_000_000_000 // unit)
+    return (ns // 1_000_000_000).to_bytes(8, "little") + sub.to_bytes(8, "little")
+
+
+def _fmt(nr: int, args: list[int], path: str | None) -> str:
+    shown = ", ".join(str(pt.signed(a)) if a >= 1 << 63 else (hex(a) if a > 1 << 20 else str(a))
+                      for a in args[:3])
+    text = f"{name_of(nr)}({shown})"
+    return f"{text} path={path!r}" if path else text

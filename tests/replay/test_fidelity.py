@@ -1,0 +1,88 @@
+"""Replays are byte-identical to their recordings, with the outside world gone."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.replay.conftest import CORPUS, PY, kprobe
+
+PY_CORPUS = ["time_uuid", "threads_queue", "subprocess_run", "sqlite_db"]
+
+
+def _native(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, timeout=60)
+
+
+def _record(tmp_path, name: str, cmd: list[str]) -> tuple[str, subprocess.CompletedProcess]:
+    rec = str(tmp_path / f"{name}.kpr")
+    got = kprobe("replay", "record", "-q", "-o", rec, "--", *cmd)
+    assert got.returncode != 2, got.stderr
+    return rec, got
+
+
+def _assert_replays(rec: str, recorded: subprocess.CompletedProcess, times: int,
+                    *extra: str) -> None:
+    for i in range(times):
+        got = kprobe("replay", "run", rec, *extra, netns=True)
+        assert (got.returncode, got.stdout, got.stderr) == (
+            recorded.returncode, recorded.stdout, recorded.stderr), f"replay {i}: {got.stderr!r}"
+
+
+def test_c_program_twenty_times_with_jitter(cbin, tmp_path):
+    cmd = [cbin["nondet"]]
+    a, b = _native(cmd), _native(cmd)
+    assert a.stdout != b.stdout  # time, pid, randomness, addresses change natively
+    rec, recorded = _record(tmp_path, "nondet", cmd)
+    assert recorded.stdout.startswith(b"time ")
+    _assert_replays(rec, recorded, 10)
+    _assert_replays(rec, recorded, 10, "--jitter-ms", "3")
+
+
+@pytest.mark.parametrize("name", PY_CORPUS)
+def test_python_corpus(name, tmp_path):
+    cmd = [PY, str(CORPUS / f"{name}.py")]
+    a, b = _native(cmd), _native(cmd)
+    assert a.returncode == 0 and a.stdout != b.stdout
+    rec, recorded = _record(tmp_path, name, cmd)
+    assert recorded.returncode == 0, recorded.stderr
+    _assert_replays(rec, recorded, 2)
+    _assert_replays(rec, recorded, 1, "--jitter-ms", "2")
+
+
+def test_threads_queue_twenty_times(tmp_path):
+    rec, recorded = _record(tmp_path, "tq", [PY, str(CORPUS / "threads_queue.py")])
+    _assert_replays(rec, recorded, 10)
+    _assert_replays(rec, recorded, 10, "--jitter-ms", "1")
+
+
+class _Now(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"server time {time.time_ns()}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_http_request_replays_with_server_gone(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Now)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    cmd = [PY, str(CORPUS / "http_client.py"), str(server.server_address[1])]
+    try:
+        a, b = _native(cmd), _native(cmd)
+        assert a.stdout != b.stdout and a.stdout.startswith(b"200 server time")
+        rec, recorded = _record(tmp_path, "http", cmd)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert recorded.returncode == 0, recorded.stderr
+    _assert_replays(rec, recorded, 3)
