@@ -110,6 +110,10 @@ def test_kernel_spans_partial_success_and_bad_requests(running):
     assert r.status_code == 413
     r = requests.post(url, data=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
+    bomb = gzip.compress(b"\x00" * 2_000_000)  # 2 KB on the wire, 2 MB decoded
+    r = requests.post(url, data=bomb, headers={"Content-Type": "application/x-protobuf",
+                                               "Content-Encoding": "gzip"})
+    assert r.status_code == 413
 
     # good traffic still flows: protobuf+gzip over HTTP and OTLP/JSON with hex ids
     more = [events.make_event("PageFault", pid=77, tid=79, timestamp_ns=now + 100 + i, address=i)
