@@ -62,6 +62,9 @@ _AT_FDCWD = -100 & _MASK
 _O_RDWR, _O_CLOEXEC = 0o2, 0o2000000
 _SOCK_CLOEXEC = 0o2000000
 _CLOCKS = frozenset((NR["clock_gettime"], NR["gettimeofday"], NR["time"]))
+# The running thread keeps the token until its next ordered stop; if it sleeps in the
+# kernel this many consecutive 1 ms checks, it waits on a held thread (a lock handoff).
+_BLOCKED_CHECKS = 20
 _MONOTONIC = frozenset((1, 4, 6, 7))
 _SYNC_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGSYS,
                  signal.SIGCHLD, signal.SIGPIPE, signal.SIGABRT}
@@ -154,15 +157,15 @@ class Replayer:
         ordered.sort(key=lambda i: (self.events[i].t + self.events[i].d, i))
         if self.opts.fuzz_seed is None:
             return ordered
+        # Fuzzing: random adjacent swaps of events of different threads, never moving a
+        # thread's first event before the fork that created it. The seed fixes the order,
+        # and the replay enforces it, so a failing seed fails every time.
         rng = random.Random(self.opts.fuzz_seed)
         order = list(ordered)
-        {e.ret for e in self.events if e.nr in FORKS and e.ret > 0}
-        for _ in range(len(order) * 2):
-            j = rng.randrange(len(order) - 1) if len(order) > 1 else 0
-            a, b = self.events[order[j]], self.events[order[j + 1]] if len(order) > 1 else None
-            if b is None or a.tid == b.tid:
-                continue
-            if (a.nr in FORKS and a.ret == b.tid) or False:
+        for _ in range(len(order) * 2 if len(order) > 1 else 0):
+            j = rng.randrange(len(order) - 1)
+            a, b = self.events[order[j]], self.events[order[j + 1]]
+            if a.tid == b.tid or (a.nr in FORKS and a.ret == b.tid):
                 continue
             order[j], order[j + 1] = order[j + 1], order[j]
         return order
@@ -304,7 +307,7 @@ class Replayer:
             state = b"X"
         if state in (b"S", b"D", b"X", b"Z"):
             self.blocked_checks += 1
-            if self.blocked_checks >= 3:
+            if self.blocked_checks >= _BLOCKED_CHECKS:
                 self.running = None
         else:
             self.blocked_checks = 0
@@ -563,15 +566,20 @@ class Replayer:
                 expected=self._describe(th, None, self.events[idx]) if idx is not None else "exit",
                 actual=self._describe(th, regs, None), reason=reason,
             )
-            log.info("%s", self.divergence)
+            log.debug("%s", self.divergence)
         if self.opts.strict:
             raise _Stop
-        self.free = True
-        for otid, other in list(self.threads.items()):
-            if other.held:
-                other.held = False
-                self._free_call(otid, other, other.regs)
+        self._go_free(th)
         self._free_call(tid, th, regs)
+
+    def _go_free(self, th: _T) -> None:
+        """This thread leaves the recording: its remaining events no longer hold others up."""
+        th.free = True
+        q = self.queues.get(th.rtid)
+        while q:
+            self.consumed[q.popleft()] = 1
+        if self.running is not None and self.threads.get(self.running) is th:
+            self.running = None
 
     # -- serving -----------------------------------------------------------------------------
     def _serve(self, tid: int, th: _T, idx: int, regs: pt.Regs) -> None:
@@ -637,20 +645,23 @@ class Replayer:
     def _serve_injected(self, tid: int, th: _T, idx: int, ev: Event, regs: pt.Regs,
                         args: list[int], rule: Rule) -> None:
         self._consume(idx)
+        if self.divergence is None:
+            self.divergence = Divergence(idx, th.rtid, self._describe(th, None, ev),
+                                         f"injected {rule.text}", "fault injected here")
         if rule.error is not None or rule.retval is not None:
             ret = -rule.error if rule.error is not None else int(rule.retval or 0)
+            self._go_free(th)  # the program now walks a path the recording never saw
             self._set_result(tid, regs, ret)
-            th.free = True  # the program now walks a path the recording never saw
             return
         if rule.cut:
             ret = 0 if ev.nr in READS else -32  # EOF on reads, EPIPE on writes
+            self._go_free(th)
             self._set_result(tid, regs, ret)
-            th.free = True
             return
         limit = min(rule.truncate or 0, max(ev.ret, 0))
         buffers.restore(self.mem, th.tgid, args, ev.outs, self.rec.data, limit=limit)
+        self._go_free(th)
         self._set_result(tid, regs, limit)
-        th.free = True
 
     def _set_result(self, tid: int, regs: pt.Regs, ret: int) -> None:
         regs.orig_rax = _SKIP

@@ -8,8 +8,13 @@ import threading
 import time
 
 import pytest
+from replay_helpers import CORPUS, PY, kprobe, needs_tracing
 
-from tests.replay.conftest import CORPUS, PY, kprobe
+from replay.recording import Recording
+from replay.replayer import ReplayOptions
+from replay.session import replay_captured
+
+pytestmark = needs_tracing
 
 PY_CORPUS = ["time_uuid", "threads_queue", "subprocess_run", "sqlite_db"]
 
@@ -26,11 +31,18 @@ def _record(tmp_path, name: str, cmd: list[str]) -> tuple[str, subprocess.Comple
 
 
 def _assert_replays(rec: str, recorded: subprocess.CompletedProcess, times: int,
-                    *extra: str) -> None:
-    for i in range(times):
-        got = kprobe("replay", "run", rec, *extra, netns=True)
-        assert (got.returncode, got.stdout, got.stderr) == (
-            recorded.returncode, recorded.stdout, recorded.stderr), f"replay {i}: {got.stderr!r}"
+                    jitter_ms: float = 0.0) -> None:
+    """The first replay goes through the CLI inside `unshare -n`; the rest through the API
+    (each replay also runs in a fresh network namespace of its own)."""
+    extra = ("--jitter-ms", str(jitter_ms)) if jitter_ms else ()
+    got = kprobe("replay", "run", rec, *extra, netns=True)
+    assert (got.returncode, got.stdout, got.stderr) == (
+        recorded.returncode, recorded.stdout, recorded.stderr), got.stderr
+    loaded = Recording.load(rec)
+    for i in range(times - 1):
+        out = replay_captured(loaded, ReplayOptions(jitter_ms=jitter_ms, seed=i))
+        assert (out.replay.exit_status, out.stdout, out.stderr) == (
+            recorded.returncode, recorded.stdout, recorded.stderr), f"replay {i}: {out.replay}"
 
 
 def test_c_program_twenty_times_with_jitter(cbin, tmp_path):
@@ -40,7 +52,7 @@ def test_c_program_twenty_times_with_jitter(cbin, tmp_path):
     rec, recorded = _record(tmp_path, "nondet", cmd)
     assert recorded.stdout.startswith(b"time ")
     _assert_replays(rec, recorded, 10)
-    _assert_replays(rec, recorded, 10, "--jitter-ms", "3")
+    _assert_replays(rec, recorded, 10, jitter_ms=3)
 
 
 @pytest.mark.parametrize("name", PY_CORPUS)
@@ -51,13 +63,13 @@ def test_python_corpus(name, tmp_path):
     rec, recorded = _record(tmp_path, name, cmd)
     assert recorded.returncode == 0, recorded.stderr
     _assert_replays(rec, recorded, 2)
-    _assert_replays(rec, recorded, 1, "--jitter-ms", "2")
+    _assert_replays(rec, recorded, 1, jitter_ms=2)
 
 
 def test_threads_queue_twenty_times(tmp_path):
     rec, recorded = _record(tmp_path, "tq", [PY, str(CORPUS / "threads_queue.py")])
     _assert_replays(rec, recorded, 10)
-    _assert_replays(rec, recorded, 10, "--jitter-ms", "1")
+    _assert_replays(rec, recorded, 10, jitter_ms=1)
 
 
 class _Now(http.server.BaseHTTPRequestHandler):
