@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from causal_processor.causal import model
-from causal_processor.causal.culprits import Culprits, Share
+from causal_processor.causal.culprits import DISK_WRITE_MIN_BYTES, Culprits, Share
 from causal_processor.causal.spans import AppSpan
 from causal_processor.causal.table import (
     PREEMPTED,
@@ -30,6 +30,9 @@ from causal_processor.causal.table import (
 SELF = "self"  # the span's own work: application code
 TIMER_SLACK_NS = 2_000_000  # a timer wakeup this close to a failed span's end is its deadline
 RETRANSMIT_SLACK_NS = 1_000_000
+PEER_MIN_FRACTION = 0.2
+PEER_WINDOW_NS = 1_000_000_000  # connections a thread used this close to its span are its own
+RECLAIM_BEHIND_IO = 0.5  # others reclaiming this much of a slow disk syscall: memory pressure  # a peer's kernel stall must cover this much of our wait to be its cause
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Piece:
     culprits: list[Share] = field(default_factory=list)
     relation: str = model.ON_CPU
     evidence: list[str] = field(default_factory=list)
+    cause_row: int = -1  # a kernel event that caused it elsewhere (a retransmit, the peer's stall)
+    peer_send: int = -1  # the request this thread waits on
 
 
 def _subtract(iv: list[tuple[int, int]], cover: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -92,7 +97,7 @@ class Attributor:
                     if what == "runq":
                         pieces.append(self._runq(qs, qe, int(r), tid))
                     else:
-                        pieces.append(self._blocked(qs, qe, int(r), tid, span))
+                        pieces.extend(self._blocked(qs, qe, int(r), tid, span))
         pieces.sort(key=lambda p: p.start)
         out: list[Piece] = []
         cur = a
@@ -129,38 +134,106 @@ class Attributor:
         ev += [f"pid {x.pid} ({x.comm}) ran {x.weight / 1e6:.2f} ms on CPU {cpu} meanwhile" for x in shares[:3]]
         return Piece(s, e, model.CPU_CONTENTION, r, -1, shares, model.RUNQUEUE, ev)
 
-    def _blocked(self, s: int, e: int, r: int, tid: int, span: AppSpan) -> Piece:
+    def _blocked(self, s: int, e: int, r: int, tid: int, span: AppSpan) -> list[Piece]:
         t = self.t
         pid = int(t.pid[r])
         via = self._enclosing_syscall(tid, s, e)
-        if via >= 0 and (t.etype[via] == T_FSYNC or (t.etype[via] == T_WRITE and (pid, int(t.fd[via])) not in self.c._socket_fds)):
-            shares = self.c.disk(int(t.ts[via]), int(t.end[via]), pid)
+        if via >= 0 and self._disk_syscall(via):
+            lo, hi = int(t.ts[via]), int(t.end[via])
+            if self.c.reclaim_time(lo, hi, pid) >= RECLAIM_BEHIND_IO * (hi - lo):
+                # the device is busy writing back what memory reclaim pushed out: the
+                # pressure, not the disk, is the cause (memcg writeback throttling)
+                shares = self.c.memory(lo, hi, pid, int(t.cgroup[via]))
+                ev = [f"{'fsync' if t.etype[via] == T_FSYNC else 'write'}(fd={int(t.fd[via])}) took "
+                      f"{(hi - lo) / 1e6:.1f} ms while other processes reclaimed memory (writeback)"]
+                ev += [f"pid {x.pid} ({x.comm}) drove {x.share:.0%} of the pressure" for x in shares[:3]]
+                return [Piece(s, e, model.MEMORY_RECLAIM_CAUSE, r, via, shares, model.RECLAIM, ev)]
+            shares = self.c.disk(lo, hi, pid)
             name = "fsync" if t.etype[via] == T_FSYNC else "write"
             ev = [f"{name}(fd={int(t.fd[via])}) took {int(t.dur[via]) / 1e6:.1f} ms, blocked on the device"]
             ev += [f"pid {x.pid} ({x.comm}) wrote {x.weight / 1e6:.1f} MB meanwhile" for x in shares[:3]]
             if not shares:
                 shares = [Share(pid, tid, str(t.comm[r]), 1.0, float(e - s))]
-            return Piece(s, e, model.DISK_IO_CAUSE, r, via, shares, model.DISK_IO, ev)
-        flows = self.c.flows_of(tid, span.start_ns - 1_000_000_000, span.end_ns)
-        rt = self.c.retransmits(flows, s - RETRANSMIT_SLACK_NS, e + RETRANSMIT_SLACK_NS)
+            return [Piece(s, e, model.DISK_IO_CAUSE, r, via, shares, model.DISK_IO, ev)]
+        out: list[Piece] = []
+        peers = self.c.peers_of(tid, span.start_ns - PEER_WINDOW_NS, span.end_ns + PEER_WINDOW_NS)
+        rt = self.c.retransmits(peers, s - RETRANSMIT_SLACK_NS, e)
         if len(rt):
-            i = int(rt[0])
-            owner = self.c.socket_owner(str(t.saddr[i]), int(t.sport[i]))
-            flow = f"{t.saddr[i]}:{t.sport[i]} -> {t.daddr[i]}:{t.dport[i]}"
-            ev = [f"{len(rt)} retransmit(s) on {flow} while blocked {(e - s) / 1e6:.1f} ms"]
-            shares = [Share(owner[0], owner[1], owner[2], 1.0, float(len(rt)))] if owner else []
-            return Piece(s, e, model.TCP_RETRANSMIT, r, via, shares, model.RETRANSMIT, ev)
+            # the wait until the last retransmit went out is the loss's; what follows
+            # (the peer's work on the late data) is explained like any other wait
+            last = int(rt[np.argmax(t.ts[rt])])
+            cut = min(e, max(s, int(t.ts[last])))
+            flow = f"{t.saddr[last]}:{t.sport[last]} -> {t.daddr[last]}:{t.dport[last]}"
+            ev = [f"{len(rt)} retransmit(s) on {flow}; the wait until the last one cost {(cut - s) / 1e6:.1f} ms"]
+            if cut > s:
+                out.append(Piece(s, cut, model.TCP_RETRANSMIT, r, via, [], model.RETRANSMIT, ev, cause_row=last))
+                s = cut
+            if s >= e:
+                return out
+        return [*out, self._woken(s, e, r, via, tid, span)]
+
+    def _disk_syscall(self, row: int) -> bool:
+        t = self.t
+        if t.etype[row] == T_FSYNC:
+            return True
+        return (t.etype[row] == T_WRITE and int(t.nbytes[row]) >= DISK_WRITE_MIN_BYTES
+                and (int(t.pid[row]), int(t.fd[row])) not in self.c._socket_fds)
+
+    def _woken(self, s: int, e: int, r: int, via: int, tid: int, span: AppSpan) -> Piece:
+        """A blocked wait explained by who woke it, or by the peer it waited for."""
+        t = self.t
+        pid = int(t.pid[r])
+        peer = self._peer(tid, span, s)
+        if peer is not None:  # a request is out and unanswered: whoever woke us, we waited for it
+            return self._peer_wait(s, e, r, via, peer)
         wpid, wtid = int(t.waker_pid[r]), int(t.waker_tid[r])
         wcomm = str(t.waker_comm[r])
         if wpid == pid and wtid and wtid != tid:
             ev = [f"blocked {(e - s) / 1e6:.1f} ms until thread {wtid} ({wcomm}) of the same process woke it"]
             return Piece(s, e, model.LOCK_CONTENTION, r, via, [Share(wpid, wtid, wcomm, 1.0, float(e - s))], model.LOCK, ev)
-        if wpid and wpid != pid and self.c.linked_by_tcp(pid, wpid):
-            ev = [f"blocked {(e - s) / 1e6:.1f} ms waiting for pid {wpid} ({wcomm}) over TCP"]
-            return Piece(s, e, model.DOWNSTREAM_LATENCY, r, via, [Share(wpid, wtid, wcomm, 1.0, float(e - s))], model.SEND_RECV, ev)
         # woken from interrupt context: a timer (or an IRQ), not a culprit
         if span.status == "ERROR" and abs(span.end_ns - e) <= TIMER_SLACK_NS:
             ev = [f"timer fired after {(e - s) / 1e6:.1f} ms blocked; {span.name} failed at its deadline"]
             return Piece(s, e, model.TIMEOUT_CAUSE, r, via, [], model.TIMEOUT, ev)
         ev = [f"slept {(e - s) / 1e6:.1f} ms in {span.service} (timer wakeup, no kernel cause)"]
         return Piece(s, e, SELF, r, via, [], model.WAKEUP, ev)
+
+    def _peer(self, tid: int, span: AppSpan, s: int) -> tuple[int, int, str, int] | None:
+        """(pid, tid, comm, send row) of the process the thread waits on: the owner of the
+        other end of its last request before blocking, if no answer came back yet."""
+        t = self.t
+        send = self.c.last_send(tid, span.start_ns, s)
+        if send < 0 or self.c.answered(send, s):
+            return None
+        owner = self.c.socket_owner(str(t.daddr[send]), int(t.dport[send]))
+        if owner is None or owner[0] == int(t.pid[send]):
+            return None
+        return (*owner, send)
+
+    def _peer_wait(self, s: int, e: int, r: int, via: int, peer: tuple[int, int, str, int]) -> Piece:
+        """Waiting for a peer that had not answered: what the peer's threads lost meanwhile
+        is the cause (the active path through the peer), else the peer's own work."""
+        t = self.t
+        ppid, ptid, pcomm, send = peer
+        lost = self.c.peer_lost_time(ppid, s, e)
+        mech, (ns, row) = max(lost.items(), key=lambda kv: kv[1][0]) if lost else ("", (0, -1))
+        head = f"waited {(e - s) / 1e6:.1f} ms for pid {ppid} ({pcomm}) to answer"
+        if ns >= PEER_MIN_FRACTION * (e - s) and row >= 0:
+            if mech == model.MEMORY_RECLAIM_CAUSE:
+                shares = self.c.memory(int(t.ts[row]), int(t.end[row]), ppid, int(t.cgroup[row]))
+                what = "in memory reclaim"
+            elif mech == model.DISK_IO_CAUSE:
+                shares = self.c.disk(int(t.ts[row]), int(t.end[row]), ppid)
+                what = "writing to disk"
+            elif mech == model.LOCK_CONTENTION:
+                shares = [Share(ppid, int(t.waker_tid[row]), str(t.waker_comm[row]), 1.0, float(ns))]
+                what = "waiting for a lock"
+            else:
+                shares = self.c.cpu(int(t.cpu[row]), max(s, int(t.ts[row])), min(e, int(t.end[row])), int(t.tid[row]))
+                what = "waiting for a CPU"
+            ev = [head, f"its threads spent {ns / 1e6:.1f} ms {what} meanwhile"]
+            ev += [f"pid {x.pid} ({x.comm}) {x.share:.0%} of the cause" for x in shares[:3]]
+            return Piece(s, e, mech, r, via, shares, model.WAKEUP, ev, cause_row=row, peer_send=send)
+        ev = [head, "its threads lost no time in the kernel: its own work"]
+        return Piece(s, e, model.DOWNSTREAM_LATENCY, r, via, [Share(ppid, ptid, pcomm, 1.0, float(e - s))],
+                     model.WAKEUP, ev, peer_send=send)

@@ -19,10 +19,23 @@ from causal_processor.causal.attribution import SELF, Attributor, Piece
 from causal_processor.causal.culprits import Culprits, Share
 from causal_processor.causal.links import program_order, send_recv
 from causal_processor.causal.spans import AppSpan, critical_path, root_index
-from causal_processor.causal.table import T_FAULT, T_SWITCH, EventTable
+from causal_processor.causal.table import (
+    T_FAULT,
+    T_FSYNC,
+    T_READ,
+    T_RECV,
+    T_SEND,
+    T_SWITCH,
+    T_WRITE,
+    EventTable,
+)
 
 MAX_KERNEL_NODES = 400  # Grafana's Node Graph draws ~1,500 nodes; keep room for spans
 MIN_SWITCH_NODE_NS = 50_000  # shorter off-CPU intervals are noise in the picture
+EDGE_SLACK_NS = 5_000_000  # a response is sent within this of its server span's end
+FIRST_IO_NS = 2_000_000  # a span's own first I/O comes this soon after it starts
+REQUEST_LEAD_NS = 200_000_000  # a pool server may read a request this long before running it
+_IO_TYPES = np.array([T_SEND, T_RECV, T_WRITE, T_READ, T_FSYNC], dtype=np.int8)
 
 
 @dataclass
@@ -83,21 +96,84 @@ class _Builder:
         t = self.t
         m = t.service != ""
         for pid, svc in zip(t.pid[m].tolist(), t.service[m].tolist(), strict=True):
-            out.setdefault(pid, svc)
+            if not svc.startswith("unknown_service"):  # the SDK's placeholder: no service
+                out.setdefault(pid, svc)
         for s in self.spans:
             if s.pid and s.service:
                 out[s.pid] = s.service
         return out
 
-    def _span_threads(self) -> dict[str, int]:
+    def _span_threads(self) -> dict[int, int]:
+        """The thread that ran each span, from the I/O that marks its edges.
+
+        A client span is run by the thread that sends its request right after the
+        span starts; a server span by the thread that sends the response as it
+        ends (in a pool server the worker, not the acceptor that read the
+        request); another span by the thread doing I/O inside it. The join's
+        answer is the fallback: it cannot tell which pool worker took a request.
+        """
         t = self.t
-        ids = {s.span_id for s in self.spans}
+        joined: dict[str, Counter] = {}
         m = t.span != ""
-        counts: dict[str, Counter] = {}
+        ids = {s.span_id for s in self.spans}
         for sid, tid in zip(t.span[m].tolist(), t.tid[m].tolist(), strict=True):
             if sid in ids:
-                counts.setdefault(sid, Counter())[tid] += 1
-        return {sid: c.most_common(1)[0][0] for sid, c in counts.items()}
+                joined.setdefault(sid, Counter())[tid] += 1
+        io = np.isin(t.etype, _IO_TYPES)
+        sends = t.etype == T_SEND
+        spans = self.spans
+        mine = {s.pid: t.pid == s.pid for s in spans if s.pid}
+        edge: dict[int, int] = {}
+        for i, s in enumerate(spans):
+            if not s.pid or _is_server(s):
+                continue
+            client = s.kind.upper().endswith(("CLIENT", "PRODUCER"))
+            # a client span's first send is its request; another span's first I/O right
+            # after it starts is its own work (a pool server's span is not its acceptor's)
+            horizon = s.end_ns if client else min(s.end_ns, s.start_ns + FIRST_IO_NS)
+            kind = sends if client else io
+            idx = np.flatnonzero(mine[s.pid] & kind & (t.ts >= s.start_ns) & (t.ts <= horizon))
+            if len(idx):
+                edge[i] = int(t.tid[idx[np.argmin(t.ts[idx])]])
+        by_id = {s.span_id: i for i, s in enumerate(spans)}
+        kids: dict[int, list[int]] = {}
+        for i, s in enumerate(spans):
+            p = by_id.get(s.parent_span_id)
+            if p is not None and p != i and _same_process(spans[p], s):
+                kids.setdefault(p, []).append(i)
+        out: dict[int, int] = {}
+
+        def from_kids(i: int, seen: set[int]) -> int | None:
+            for k in sorted(kids.get(i, ()), key=lambda k: spans[k].start_ns):
+                if k in seen:
+                    continue
+                seen.add(k)
+                tid = edge.get(k)
+                if tid is None:
+                    tid = from_kids(k, seen)
+                if tid is not None:
+                    return tid
+            return None
+
+        for i in sorted(range(len(spans)), key=lambda k: (spans[k].start_ns, -spans[k].end_ns)):
+            s = spans[i]
+            tid = edge.get(i)
+            if tid is None:
+                tid = from_kids(i, {i})  # a span runs on the thread its own child spans ran on
+            parent = by_id.get(s.parent_span_id)
+            if tid is None and not _is_server(s) and parent in out and _same_process(spans[parent], s):
+                tid = out[parent]  # an internal span runs on its parent's thread
+            if tid is None and s.pid and _is_server(s):
+                tid = self._responder(s, mine[s.pid])
+            if tid is None and s.pid:
+                inside = np.flatnonzero(mine[s.pid] & io & (t.ts >= s.start_ns) & (t.end <= s.end_ns))
+                if len(inside):
+                    tid = Counter(t.tid[inside].tolist()).most_common(1)[0][0]
+            if tid is None and s.span_id in joined:
+                tid = joined[s.span_id].most_common(1)[0][0]
+            if tid is not None:
+                out[i] = tid
+        return out
 
     def build(self) -> model.CausalGraph:
         spans = self.spans
@@ -127,7 +203,7 @@ class _Builder:
         by_id = {s.span_id: i for i, s in enumerate(spans)}
         for idx, a, b in critical_path(spans, ri):
             s = spans[idx]
-            tid = self._thread_for(idx, threads, by_id)
+            tid = self._thread_for(idx, threads)
             pieces = [Piece(a, b, SELF)] if tid is None else self.attr.decompose(tid, s, a, b)
             for p in pieces:
                 self._add_piece(g, idx, p)
@@ -149,17 +225,35 @@ class _Builder:
         self._observed_structure(g)
         return g
 
-    def _thread_for(self, idx: int, threads: dict[str, int], by_id: dict[str, int]) -> int | None:
-        s = self.spans[idx]
-        if s.span_id in threads:
-            return threads[s.span_id]
-        for c in self.spans:  # a child of the same service runs on the same thread
-            if c.parent_span_id == s.span_id and c.service == s.service and c.span_id in threads:
-                return threads[c.span_id]
+    def _responder(self, s: AppSpan, mine: np.ndarray) -> int | None:
+        """The thread that sent a server span's response: on the connection its request
+        came in on (received just before it started), the send nearest its end."""
+        t = self.t
+        recv = np.flatnonzero(mine & (t.etype == T_RECV) & (t.ts >= s.start_ns - REQUEST_LEAD_NS)
+                              & (t.ts <= s.start_ns + EDGE_SLACK_NS))
+        flows = {t.flow_key(int(i)) for i in recv}
+        idx = np.flatnonzero(mine & (t.etype == T_SEND) & (t.ts >= s.start_ns) & (t.ts <= s.end_ns + EDGE_SLACK_NS))
+        on_conn = np.array([i for i in idx if t.flow_key(int(i)) in flows], dtype=np.int64)
+        if len(on_conn):
+            idx = on_conn
+        if not len(idx):
+            return None
+        return int(t.tid[idx[np.argmin(np.abs(t.ts[idx] - s.end_ns))]])
+
+    def _thread_for(self, idx: int, threads: dict[int, int]) -> int | None:
+        """A span's thread, else that of its nearest relative in the same process
+        (a client call runs on the thread of the server span that made it)."""
+        if idx in threads:
+            return threads[idx]
+        spans = self.spans
+        by_id = {s.span_id: i for i, s in enumerate(spans)}
+        s = spans[idx]
+        same = [c for c, x in enumerate(spans) if x.parent_span_id == s.span_id and _same_process(x, s)]
         p = by_id.get(s.parent_span_id)
-        if p is not None and self.spans[p].service == s.service:
-            return threads.get(self.spans[p].span_id)
-        return None
+        while p is not None and _same_process(spans[p], s):
+            same.append(p)
+            p = by_id.get(spans[p].parent_span_id)
+        return next((threads[c] for c in same if c in threads), None)
 
     def _subtree_totals(self, crit: Counter) -> list[int]:
         spans = self.spans
@@ -197,6 +291,11 @@ class _Builder:
             else:
                 g.add_edge(model.Edge(node_id, target, p.relation, latency_contribution_ns=p.end - p.start,
                                       on_critical_path=True))
+            if p.cause_row >= 0:  # the cause happened elsewhere: a retransmit, the peer's stall
+                cause = self._kernel_node(g, p.cause_row, critical=p.end - p.start)
+                g.add_edge(model.Edge(cause, node_id, p.relation, latency_contribution_ns=p.end - p.start,
+                                      on_critical_path=True))
+                node_id = cause
             for c, share in culprits:
                 pn = g.add_node(model.Node(_proc_node_id(c.pid), model.PROCESS, f"{c.comm} (pid {c.pid})",
                                            pid=c.pid, tid=c.tid, comm=c.comm, service=c.service))
@@ -216,7 +315,7 @@ class _Builder:
                 and prev.end_ns == p.start and prev.node_id == node_id):
             prev.end_ns = p.end
             return
-        g.critical_path.append(model.Segment(p.start, p.end, idx, mech, node_id, culprits, tuple(p.evidence)))
+        g.critical_path.append(model.Segment(p.start, p.end, idx, mech, node_id, culprits, tuple(p.evidence), s.pid))
 
     def _kernel_node(self, g: model.CausalGraph, row: int, critical: int = 0) -> str:
         t = self.t
@@ -255,6 +354,14 @@ class _Builder:
         for srow, rrow in send_recv(t):
             if srow in keep or rrow in keep:
                 g.add_edge(model.Edge(self._kernel_node(g, srow), self._kernel_node(g, rrow), model.SEND_RECV))
+
+
+def _is_server(s: AppSpan) -> bool:
+    return s.kind.upper().endswith(("SERVER", "CONSUMER"))
+
+
+def _same_process(a: AppSpan, b: AppSpan) -> bool:
+    return (a.pid == b.pid and a.pid != 0) or (not (a.pid and b.pid) and a.service == b.service)
 
 
 def _culprit_relation(mech: str) -> str:

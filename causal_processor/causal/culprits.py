@@ -28,6 +28,9 @@ from causal_processor.causal.table import (
 # on). The on-CPU interval after an off-CPU event therefore ran on its cpu.
 MEMORY_LOOKBACK_NS = 2_000_000_000  # pressure builds up before the stall
 DISK_LOOKBACK_NS = 1_000_000_000  # dirty data written this long ago is still being flushed
+CPU_BOUND_WINDOW_NS = 1_000_000_000
+LOCK_MIN_NS = 1_000_000
+DISK_WRITE_MIN_BYTES = 4096  # smaller writes (eventfds, pipes, logs) do not wait on a disk
 _INF = np.iinfo(np.int64).max // 4
 
 
@@ -101,7 +104,19 @@ class Culprits:
             return []
         ov = np.minimum(e, end) - np.maximum(s, start)
         m = (c == cpu) & (ov > 0) & (tids != victim_tid) & (pids != 0)
+        # Short off-CPU intervals are not recorded (the receiver's threshold), so a thread
+        # that sleeps briefly and often looks on-CPU in between. Threads that were
+        # preempted on this CPU around the wait are CPU-bound for sure: prefer them.
+        bound = self._cpu_bound(cpu, start - CPU_BOUND_WINDOW_NS, end + CPU_BOUND_WINDOW_NS)
+        sure = m & np.isin(tids, bound)
+        if sure.any():
+            m = sure
         return _shares(pids[m], tids[m], comms[m], ov[m])
+
+    def _cpu_bound(self, cpu: int, start: int, end: int) -> np.ndarray:
+        t = self.t
+        m = (t.etype == T_SWITCH) & (t.off_reason == 2) & (t.cpu == cpu) & (t.ts < end) & (t.end > start)
+        return np.unique(t.tid[m])
 
     def memory(self, start: int, end: int, victim_pid: int, cgroup: int) -> list[Share]:
         """Processes that drove memory pressure: page faults and their own reclaim
@@ -135,7 +150,8 @@ class Culprits:
         (fsync time when no bytes are known)."""
         t = self.t
         lo = start - DISK_LOOKBACK_NS
-        m = ((t.etype == T_WRITE) | (t.etype == T_FSYNC)) & (t.ts < end) & (t.end >= lo)
+        big = (t.etype == T_WRITE) & (t.nbytes >= DISK_WRITE_MIN_BYTES)
+        m = (big | (t.etype == T_FSYNC)) & (t.ts < end) & (t.end >= lo)
         m &= t.pid != victim_pid
         idx = np.flatnonzero(m)
         sockets = self._socket_fds
@@ -148,22 +164,31 @@ class Culprits:
             w = (np.minimum(t.end[idx], end) - np.maximum(t.ts[idx], start)).clip(0).astype(np.float64)
         return _shares(t.pid[idx], t.tid[idx], t.comm[idx], w)
 
-    def flows_of(self, tid: int, start: int, end: int) -> set[tuple]:
-        """Connections a thread used in a window (direction-free keys)."""
+    def peers_of(self, tid: int, start: int, end: int) -> set[tuple[str, int]]:
+        """Remote ends (address, port) a thread talked to in a window."""
         t = self.t
         sl = t.thread_slice(tid)
         rows = np.flatnonzero(
             ((t.etype[sl] == T_SEND) | (t.etype[sl] == T_RECV)) & (t.ts[sl] < end) & (t.end[sl] >= start)
-        )
-        return {t.flow_key(sl.start + int(i)) for i in rows}
+        ) + sl.start
+        return {(str(t.daddr[i]), int(t.dport[i])) for i in rows}
 
-    def retransmits(self, flows: set[tuple], start: int, end: int) -> np.ndarray:
-        """Rows of retransmits on these flows in [start, end)."""
+    def retransmits(self, peers: set[tuple[str, int]], start: int, end: int) -> np.ndarray:
+        """Rows of retransmits in [start, end) on connections to these remote ends, in
+        either direction. Matched by the remote end only: a connection still in its
+        handshake has no other event yet, and its local port is not known."""
         t = self.t
-        if not flows:
+        if not peers:
             return np.zeros(0, dtype=np.int64)
         idx = np.flatnonzero((t.etype == T_RETRANS) & (t.ts >= start) & (t.ts < end))
-        return np.array([i for i in idx if t.flow_key(int(i)) in flows], dtype=np.int64)
+        return np.array([i for i in idx if (str(t.daddr[i]), int(t.dport[i])) in peers
+                         or (str(t.saddr[i]), int(t.sport[i])) in peers], dtype=np.int64)
+
+    def reclaim_time(self, start: int, end: int, exclude_pid: int) -> float:
+        """ns other processes spent in memory reclaim during [start, end)."""
+        t = self.t
+        m = (t.etype == T_RECLAIM) & (t.pid != exclude_pid) & (t.ts < end) & (t.end > start)
+        return float((np.minimum(t.end[m], end) - np.maximum(t.ts[m], start)).clip(0).sum())
 
     def socket_owner(self, addr: str, port: int) -> tuple[int, int, str] | None:
         """The process whose socket has this local end (from its TCP events)."""
@@ -175,12 +200,59 @@ class Culprits:
         i = int(idx[0])
         return int(t.pid[i]), int(t.tid[i]), str(t.comm[i])
 
-    def linked_by_tcp(self, pid_a: int, pid_b: int) -> bool:
-        """Whether two processes talk over a TCP connection in the window."""
+    def last_send(self, tid: int, start: int, before: int) -> int:
+        """Row of the thread's last TCPSend in [start, before): the request it waits on."""
         t = self.t
-        tcp = (t.etype == T_SEND) | (t.etype == T_RECV)
-        a = {(str(s), int(p)) for s, p in zip(t.saddr[tcp & (t.pid == pid_a)], t.sport[tcp & (t.pid == pid_a)], strict=True)}
-        if not a:
-            return False
-        m = tcp & (t.pid == pid_b)
-        return any((str(d), int(p)) in a for d, p in zip(t.daddr[m], t.dport[m], strict=True))
+        sl = t.thread_slice(tid)
+        idx = np.flatnonzero((t.etype[sl] == T_SEND) & (t.ts[sl] >= start) & (t.ts[sl] <= before))
+        return int(idx[-1]) + sl.start if len(idx) else -1
+
+    def answered(self, send: int, before: int) -> bool:
+        """Whether the sending thread received on that connection after the send."""
+        t = self.t
+        sl = t.thread_slice(int(t.tid[send]))
+        idx = np.flatnonzero((t.etype[sl] == T_RECV) & (t.ts[sl] > t.ts[send]) & (t.ts[sl] < before)) + sl.start
+        key = t.flow_key(send)
+        return any(t.flow_key(int(i)) == key for i in idx)
+
+    def peer_lost_time(self, pid: int, start: int, end: int) -> dict[str, tuple[int, int]]:
+        """Time the peer process's threads lost in [start, end), per kernel mechanism:
+        {mechanism: (ns summed over threads, row of its largest interval)}. Plain
+        blocked time is left out (idle pool workers are blocked too, for no fault of
+        anyone), and so are waits ended by the main thread, which dispatches work."""
+        t = self.t
+        m = (t.pid == pid) & (t.ts < end) & (t.end > start)
+        big = (t.etype == T_WRITE) & (t.nbytes >= DISK_WRITE_MIN_BYTES)
+        idx = np.flatnonzero(m & ((t.etype == T_RECLAIM) | (t.etype == T_SWITCH) | (t.etype == T_FSYNC) | big))
+        out: dict[str, tuple[int, int]] = {}
+
+        def add(mech: str, ns: int, row: int) -> None:
+            if ns <= 0:
+                return
+            tot, best = out.get(mech, (0, -1))
+            if best < 0 or ns > self._clip(best, start, end):
+                best = row
+            out[mech] = (tot + ns, best)
+
+        for i in idx.tolist():
+            ov = self._clip(i, start, end)
+            et = t.etype[i]
+            if et == T_RECLAIM:
+                add("memory-reclaim", ov, i)
+            elif et in (T_FSYNC, T_WRITE):
+                if (int(t.pid[i]), int(t.fd[i])) not in self._socket_fds:
+                    add("disk-io", ov, i)
+            else:
+                runq = int(t.dur[i]) if t.off_reason[i] == 2 else int(t.runq[i])
+                if runq > 0:
+                    rs = max(int(t.end[i]) - runq, start)
+                    add("cpu-contention", max(0, min(int(t.end[i]), end) - rs), i)
+                # a wait ended by a sibling other than the main (dispatching) thread: a lock
+                wt = int(t.waker_tid[i])
+                if (t.off_reason[i] != 2 and int(t.waker_pid[i]) == pid and wt not in (pid, int(t.tid[i]))
+                        and int(t.dur[i]) >= LOCK_MIN_NS):
+                    add("lock-contention", ov, i)
+        return out
+
+    def _clip(self, i: int, start: int, end: int) -> int:
+        return max(0, min(int(self.t.end[i]), end) - max(int(self.t.ts[i]), start))

@@ -127,6 +127,7 @@ class Segment:
     node_id: str  # the node the time is spent in (kernel interval or span)
     culprits: tuple[tuple[Culprit, float], ...] = ()  # (culprit, share)
     evidence: tuple[str, ...] = ()
+    span_pid: int = 0  # the process whose span the time was spent in
 
     @property
     def duration_ns(self) -> int:

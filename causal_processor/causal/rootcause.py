@@ -19,10 +19,10 @@ from causal_processor.causal.attribution import SELF
 # A candidate must contribute at least this much, absolutely and as a share
 # of the end-to-end latency. Application code always costs something, so it
 # needs a bigger, unusual amount of time to be called the cause.
-MIN_CONTRIBUTION_NS = {model.DOWNSTREAM_LATENCY: 50_000_000}
-DEFAULT_MIN_CONTRIBUTION_NS = 2_000_000
+MIN_CONTRIBUTION_NS = {model.DOWNSTREAM_LATENCY: 100_000_000}
+DEFAULT_MIN_CONTRIBUTION_NS = 50_000_000
 MIN_FRACTION = {model.DOWNSTREAM_LATENCY: 0.3}
-DEFAULT_MIN_FRACTION = 0.1
+DEFAULT_MIN_FRACTION = 0.2
 
 
 @dataclass
@@ -109,6 +109,11 @@ def root_cause(graph: model.CausalGraph) -> tuple[RootCause, list[Candidate]]:
     top = next((c for c in ranked if explains(c, graph.end_to_end_ns)), None)
     if top is None:
         return RootCause(model.NONE, None, 0, ["nothing on the critical path explains the latency"], "", 1.0), ranked
+    if top.mechanism == model.DOWNSTREAM_LATENCY and top.culprit is not None:
+        # "the time went in this service's own code": the smaller stalls inside its spans
+        # (a GIL hand-off, a timer wakeup landing on a sibling) are part of that time
+        top.contribution_ns += sum(s.duration_ns for s in graph.critical_path
+                                   if s.span_pid == top.culprit.pid and s.mechanism not in (SELF, top.mechanism))
     seg = top.main_segment
     node = seg.node_id
     if top.culprit is not None and f"proc:{top.culprit.pid}" in graph.nodes and top.mechanism not in (

@@ -114,15 +114,15 @@ def memory_story() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def cpu_story() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Settlement waits 4 ms for CPU 1 ten times while a hog runs there; a distractor
+    """Settlement waits 8 ms for CPU 1 ten times while a hog runs there; a distractor
     hog spins on CPU 0."""
-    spans = payment_spans(60.0)
+    spans = payment_spans(100.0)
     evs = []
     for k in range(10):
-        evs.append(ev("SchedSwitch", SETTLE, 5 + 5 * k, 4.0, span="c2", off_cpu_reason="PREEMPTED",
-                      runq_wait_ns=4 * MS, cpu=1))
-        evs.append(ev("SchedSwitch", HOG, 9 + 5 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1))
-        evs.append(ev("SchedSwitch", OTHER, 9 + 5 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=0))
+        evs.append(ev("SchedSwitch", SETTLE, 5 + 9 * k, 8.0, span="c2", off_cpu_reason="PREEMPTED",
+                      runq_wait_ns=8 * MS, cpu=1))
+        evs.append(ev("SchedSwitch", HOG, 13 + 9 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1))
+        evs.append(ev("SchedSwitch", OTHER, 13 + 9 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=0))
     return evs, spans
 
 

@@ -14,8 +14,8 @@ from tests.causal.handbuilt import BATCH, TXN, healthy_story, memory_story
 
 
 @pytest.fixture
-def client(tmp_path):
-    c = connect(f"chdb://{tmp_path}/ch?database=causal")
+def client(dsn):
+    c = connect(dsn)
     yield c
     c.close()
 
@@ -46,13 +46,13 @@ def test_node_graph_frames(client) -> None:
     assert tables.node_graph("nope") == ([], [])
 
 
-def _store_with(tmp_path, evs, spans):
+def _store_with(dsn, evs, spans):
     from opentelemetry.proto.trace.v1 import trace_pb2
 
     from causal_processor.storage.records import Transaction, span_row
     from causal_processor.storage.store import ClickHouseEventStore
 
-    store = ClickHouseEventStore(f"chdb://{tmp_path}/ev?database=causal_src")
+    store = ClickHouseEventStore(dsn)
     rows = []
     for s in spans:
         sp = trace_pb2.Span(trace_id=bytes.fromhex(s["trace_id"]), span_id=bytes.fromhex(s["span_id"].encode().hex()[:16].ljust(16, "0")),
@@ -86,12 +86,12 @@ def _store_with(tmp_path, evs, spans):
     return store
 
 
-def test_explain_reads_the_processor_store(tmp_path) -> None:
+def test_explain_reads_the_processor_store(dsn) -> None:
     from causal_processor.causal.store_source import StoreSource
 
     evs, spans = memory_story()
     expected = explain(MemorySource(evs, spans), TXN)
-    store = _store_with(tmp_path, evs, spans)
+    store = _store_with(dsn, evs, spans)
     try:
         got = explain(StoreSource(store), TXN)
         assert got.root_cause.mechanism == expected.root_cause.mechanism == "memory-reclaim"
