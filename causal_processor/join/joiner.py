@@ -40,10 +40,14 @@ DEFAULT_TRANSACTION_KEYS = (
 )
 
 SERVER_RECV = "server_recv"
+CLIENT_CONN = "client_conn"
 CLIENT_SEND = "client_send"
+SERVER_CHILD = "server_child"
 PARENT_THREAD = "parent_thread"
+SERVER_WAKEUP = "server_wakeup"
 PID_TIME = "pid_time"
-CONFIDENCE = {SERVER_RECV: 0.95, CLIENT_SEND: 0.9, PARENT_THREAD: 0.85, PID_TIME: 0.3}
+CONFIDENCE = {SERVER_RECV: 0.95, CLIENT_CONN: 0.95, CLIENT_SEND: 0.9, SERVER_CHILD: 0.9,
+              PARENT_THREAD: 0.85, SERVER_WAKEUP: 0.7, PID_TIME: 0.3}
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,11 @@ class Joiner:
         self._owners: dict[str, _Owner] = {}
         self._thread_owners: dict[tuple[int, int], list[_Owner]] = {}
         self._threads: dict[tuple[int, int], _ThreadEvents] = {}
-        self._conn: dict[tuple[str, int], list[tuple[int, str, int, int]]] = {}
+        # (peer address, peer port) -> (ts, type, pid, tid, local port) of TCP sends/receives
+        self._conn: dict[tuple[str, int], list[tuple[int, str, int, int, int]]] = {}
+        # (waker pid, waker tid) -> (time the woken thread ran, pid, tid)
+        self._wakes: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+        self._children: dict[str, list[str]] = {}
         self._assigned: dict[int, _Assignment] = {}
         self._max_seen = 0
         self._last_input = time.monotonic()
@@ -156,6 +164,8 @@ class Joiner:
                 continue
             self._spans[s.span_id] = s
             self._traces.setdefault(s.trace_id, set()).add(s.span_id)
+            if s.parent_span_id:
+                self._children.setdefault(s.parent_span_id, []).append(s.span_id)
             if not s.parent_span_id:
                 self._roots[s.trace_id] = s.span_id
             self._max_seen = max(self._max_seen, s.end_ns)
@@ -171,7 +181,11 @@ class Joiner:
             et = ev["event_type"]
             if et == "TCPRecv" or et == "TCPSend":
                 conn = (normalize_address(ev["daddr"]), ev["dport"])
-                self._conn.setdefault(conn, []).append((ev["timestamp_ns"], et, ev["pid"], ev["tid"]))
+                self._conn.setdefault(conn, []).append(
+                    (ev["timestamp_ns"], et, ev["pid"], ev["tid"], ev["sport"]))
+            elif et == "SchedSwitch" and ev["waker_tid"]:
+                self._wakes.setdefault((ev["waker_pid"], ev["waker_tid"]), []).append(
+                    (ev["timestamp_ns"] + ev["duration_ns"], ev["pid"], ev["tid"]))
             ts = ev["timestamp_ns"]
             self._max_seen = max(self._max_seen, ts)
             for owner in self._thread_owners.get(key, ()):  # a late event in a joined span
@@ -198,19 +212,24 @@ class Joiner:
             if (root is not None and root.end_ns <= w) or s.end_ns <= w - self.config.window_ns:
                 due.append(s)
         due.sort(key=lambda s: (s.kind != SERVER, s.start_ns))
-        retry = [self._spans[sid] for sid in self._unresolved if sid in self._spans]
-        newly: list[_Owner] = []
-        for s in [*retry, *due]:
+        for s in due:
             self._done.add(s.span_id)
-            owner = self._resolve(s)
-            if owner is None:
-                self._unresolved.add(s.span_id)
-                continue
-            self._unresolved.discard(s.span_id)
-            self._owners[s.span_id] = owner
-            self._thread_owners.setdefault((owner.pid, owner.tid), []).append(owner)
-            newly.append(owner)
-            out.spans_resolved[owner.method] = out.spans_resolved.get(owner.method, 0) + 1
+            self._unresolved.add(s.span_id)
+        newly: list[_Owner] = []
+        progress = True
+        while progress:  # a span's thread can come from its parent's or its children's
+            progress = False
+            for s in sorted((self._spans[i] for i in self._unresolved if i in self._spans),
+                            key=lambda s: (s.kind != SERVER, s.start_ns)):
+                owner = self._resolve(s)
+                if owner is None:
+                    continue
+                progress = True
+                self._unresolved.discard(s.span_id)
+                self._owners[s.span_id] = owner
+                self._thread_owners.setdefault((owner.pid, owner.tid), []).append(owner)
+                newly.append(owner)
+                out.spans_resolved[owner.method] = out.spans_resolved.get(owner.method, 0) + 1
         for owner in newly:
             key = (owner.pid, owner.tid)
             th = self._threads.get(key)
@@ -238,38 +257,86 @@ class Joiner:
     # ---- threads ------------------------------------------------------------
 
     def _resolve(self, s: AppSpan) -> _Owner | None:
-        tol = self.config.clock_tolerance_ns
         parent = self._owners.get(s.parent_span_id)
         depth = self._depth(s)
         addr, port = s.peer()
-        if s.kind == SERVER and addr and port:
-            recvs = [r for r in self._conn.get((addr, port), ())
-                     if r[1] == "TCPRecv" and s.start_ns - self.config.recv_lookback_ns <= r[0] <= s.start_ns + tol]
-            if recvs:
-                ts, _, pid, tid = max(recvs)
-                lo = self._request_start((addr, port), pid, tid, ts)
-                return _Owner(s, pid, tid, lo, s.end_ns, SERVER_RECV, depth)
-            return None
+        if s.kind == SERVER:
+            return self._resolve_server(s, addr, port, depth)
         if s.kind == CLIENT and port:
-            sends = {(r[2], r[3]) for r in self._conn.get((addr or "", port), ())
-                     if r[1] == "TCPSend" and s.start_ns - tol <= r[0] <= s.end_ns + tol}
-            if not addr or not sends:
-                sends |= {(r[2], r[3]) for (a, p), rs in self._conn.items() if p == port
-                          for r in rs if r[1] == "TCPSend" and s.start_ns - tol <= r[0] <= s.end_ns + tol}
+            # exact: the connection's local port, named by the callee's SERVER span
+            for cid in self._children.get(s.span_id, ()):
+                child = self._spans.get(cid)
+                cport = child.peer()[1] if child is not None and child.kind == SERVER else None
+                if cport:
+                    hits = {(r[2], r[3]) for r in self._sends_to(addr, port, s) if r[4] == cport}
+                    if len(hits) == 1:
+                        pid, tid = hits.pop()
+                        return _Owner(s, pid, tid, s.start_ns, s.end_ns, CLIENT_CONN, depth)
+            sends = {(r[2], r[3]) for r in self._sends_to(addr, port, s)}
             if parent and (parent.pid, parent.tid) in sends:
                 return _Owner(s, parent.pid, parent.tid, s.start_ns, s.end_ns, CLIENT_SEND, depth)
-            if len(sends) == 1 and parent is None:
+            if len(sends) == 1 and parent is None and not self._has_server_child(s):
                 pid, tid = next(iter(sends))
                 return _Owner(s, pid, tid, s.start_ns, s.end_ns, CLIENT_SEND, depth)
         if parent is not None and self._spans[parent.span.span_id].service == s.service:
             return _Owner(s, parent.pid, parent.tid, s.start_ns, s.end_ns, PARENT_THREAD, depth)
         return None
 
+    def _resolve_server(self, s: AppSpan, addr: str | None, port: int | None, depth: int) -> _Owner | None:
+        """The request's receiving thread, unless it is an event loop handing requests to
+        worker threads (it receives other connections meanwhile): then the worker, from the
+        span's client calls (exact) or from the one wake-up the loop gave before the span."""
+        tol = self.config.clock_tolerance_ns
+        if not (addr and port):
+            return None
+        recvs = [r for r in self._conn.get((addr, port), ())
+                 if r[1] == "TCPRecv" and s.start_ns - self.config.recv_lookback_ns <= r[0] <= s.start_ns + tol]
+        if not recvs:
+            return None
+        ts, _, pid, tid, _ = max(recvs)
+        if not self._is_event_loop(pid, tid, (addr, port), ts, s.end_ns):
+            lo = self._request_start((addr, port), pid, tid, ts)
+            return _Owner(s, pid, tid, lo, s.end_ns, SERVER_RECV, depth)
+        workers = {(o.pid, o.tid) for cid in self._children.get(s.span_id, ())
+                   if (o := self._owners.get(cid)) is not None and o.method == CLIENT_CONN}
+        if len(workers) == 1:
+            wpid, wtid = workers.pop()
+            return _Owner(s, wpid, wtid, s.start_ns, s.end_ns, SERVER_CHILD, depth)
+        if self._has_server_grandchild(s):
+            return None  # wait: a client call of this span will name the worker exactly
+        woken = {(p, t) for run_ts, p, t in self._wakes.get((pid, tid), ())
+                 if ts <= run_ts <= s.start_ns + tol and (p, t) != (pid, tid)}
+        if len(woken) == 1:
+            wpid, wtid = woken.pop()
+            return _Owner(s, wpid, wtid, s.start_ns, s.end_ns, SERVER_WAKEUP, depth)
+        return None
+
+    def _is_event_loop(self, pid: int, tid: int, conn: tuple[str, int], lo: int, hi: int) -> bool:
+        th = self._threads.get((pid, tid))
+        return th is not None and any(
+            e["event_type"] == "TCPRecv" and (normalize_address(e["daddr"]), e["dport"]) != conn
+            for e in th.between(lo, hi))
+
+    def _sends_to(self, addr: str | None, port: int, s: AppSpan) -> list[tuple[int, str, int, int, int]]:
+        tol = self.config.clock_tolerance_ns
+        cands = self._conn.get((addr or "", port), []) if addr else []
+        if not cands:  # a host name, not an address: the port alone
+            cands = [r for (_, p), rs in self._conn.items() if p == port for r in rs]
+        return [r for r in cands if r[1] == "TCPSend" and s.start_ns - tol <= r[0] <= s.end_ns + tol]
+
+    def _has_server_child(self, s: AppSpan) -> bool:
+        return any((c := self._spans.get(cid)) is not None and c.kind == SERVER and c.peer()[1]
+                   for cid in self._children.get(s.span_id, ()))
+
+    def _has_server_grandchild(self, s: AppSpan) -> bool:
+        return any((c := self._spans.get(cid)) is not None and c.kind == CLIENT and self._has_server_child(c)
+                   for cid in self._children.get(s.span_id, ()))
+
     def _request_start(self, conn: tuple[str, int], pid: int, tid: int, recv_ts: int) -> int:
         """The first receive of this request on the thread: after its previous response."""
         mine = sorted(r for r in self._conn[conn] if r[2] == pid and r[3] == tid and r[0] <= recv_ts)
         start = recv_ts
-        for ts, et, _, _ in reversed(mine):
+        for ts, et, *_ in reversed(mine):
             if et == "TCPSend":
                 break
             start = ts
@@ -394,9 +461,16 @@ class Joiner:
                 self._conn[conn] = rs
             else:
                 del self._conn[conn]
+        for key in list(self._wakes):
+            ws = [w for w in self._wakes[key] if w[0] >= horizon - self.config.recv_lookback_ns]
+            if ws:
+                self._wakes[key] = ws
+            else:
+                del self._wakes[key]
         old = [sid for sid, s in self._spans.items() if s.end_ns < horizon and sid in self._done]
         for sid in old:
             s = self._spans.pop(sid)
+            self._children.pop(sid, None)
             self._done.discard(sid)
             self._unresolved.discard(sid)
             owner = self._owners.pop(sid, None)
