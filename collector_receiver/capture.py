@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from kprobe import events
 log = logging.getLogger(__name__)
 
 FLUSH_NS = 100_000_000  # a partial batch is flushed once its first record is this old
+STOP_GRACE_S = 0.01  # a BPF program runs for microseconds; after this none still writes
 
 EventBatch = list[dict[str, Any]]
 
@@ -169,7 +171,7 @@ class Capture:
             self._running.clear()
             if self._thread is not None:
                 self._thread.join()
-            programs.detach()
+            time.sleep(STOP_GRACE_S)  # programs that saw stop=0 finish their record
             self._handle(programs.take())
             self._handle(programs.partial_batches())
             self._read_stats(programs)

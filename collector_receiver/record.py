@@ -54,7 +54,7 @@ RECORD_FIELDS: tuple[RecordField, ...] = (
     RecordField("comm2", "char", "S1", 16, doc="SchedSwitch: waker comm; SchedWakeup: woken comm"),
 )
 
-BATCH_SIZE = 64  # records per ring-buffer entry; a power of two (the verifier masks indices)
+BATCH_SIZE = 128  # records per ring-buffer entry; a power of two (the verifier masks indices)
 STATS = ("lost_events", "inflight_full")  # per-CPU counters the programs keep
 
 

@@ -15,6 +15,7 @@ KP_GENERATED_DEFINITIONS
 #define KP_AF_INET 2
 #define KP_AF_INET6 10
 #define KP_IPPROTO_TCP 6
+#define KP_TCP_SYN_SENT 2
 
 #ifndef KP_OFF_TASK_MAJ_FLT
 /* No BTF offsets given: the installed headers match the running kernel. */

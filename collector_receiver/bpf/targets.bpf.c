@@ -35,6 +35,8 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 int kp_timer_flush(struct bpf_perf_event_data *ctx)
 {
     u32 zero = 0;
+    if (!kp_config())
+        return 0; /* idle or stopping: the receiver drains partial batches itself */
     struct kp_batch *b = kp_batches.lookup(&zero);
     if (b)
         kp_flush(b);

@@ -2,8 +2,8 @@
  * any syscall that moved them); the 4-tuple is read from the start of struct
  * sock. A record borrows fd and start time from the thread's in-flight
  * syscall (syscalls.bpf.c), so a blocking recv spans its wait.
- * TCPRetransmit comes from softirq context: the socket's owner is the last
- * traced thread that moved bytes on it (kp_sk_owner). */
+ * TCPRetransmit comes from softirq context: the socket's owner is the traced
+ * thread that connected it or last moved bytes on it (kp_sk_owner). */
 struct kp_owner {
     u64 cgroup;
     u32 tgid;
@@ -30,6 +30,17 @@ static __always_inline void kp_read_tuple(struct kp_record *r, void *sk, u16 fam
     }
 }
 
+static __always_inline void kp_remember_owner(const void *sk, u64 id)
+{
+    u64 key = (u64)sk;
+    struct kp_owner o = {};
+    o.cgroup = bpf_get_current_cgroup_id();
+    o.tgid = id >> 32;
+    o.tid = id;
+    bpf_get_current_comm(&o.comm, sizeof(o.comm));
+    kp_sk_owner.update(&key, &o);
+}
+
 static __always_inline int kp_sock_io(void *sk, u16 family, u16 protocol, int ret, u32 type)
 {
     if (protocol != KP_IPPROTO_TCP || (family != KP_AF_INET && family != KP_AF_INET6))
@@ -41,13 +52,7 @@ static __always_inline int kp_sock_io(void *sk, u16 family, u16 protocol, int re
     if (!kp_traced_current(c, id >> 32))
         return 0;
     u32 tid = id;
-    u64 key = (u64)sk;
-    struct kp_owner o = {};
-    o.cgroup = bpf_get_current_cgroup_id();
-    o.tgid = id >> 32;
-    o.tid = tid;
-    bpf_get_current_comm(&o.comm, sizeof(o.comm));
-    kp_sk_owner.update(&key, &o);
+    kp_remember_owner(sk, id);
     if (!kp_wants(c, type))
         return 0;
     u64 now = bpf_ktime_get_ns();
@@ -80,6 +85,23 @@ TRACEPOINT_PROBE(sock, sock_send_length)
 TRACEPOINT_PROBE(sock, sock_recv_length)
 {
     return kp_sock_io(args->sk, args->family, args->protocol, args->ret, KP_TCPRecv);
+}
+#endif
+
+/* connect() moves the socket to SYN_SENT in the caller's context: the owner is
+ * known before the first send returns (a large send retransmits while blocked). */
+#ifdef KP_TP_sock__inet_sock_set_state
+TRACEPOINT_PROBE(sock, inet_sock_set_state)
+{
+    if (args->protocol != KP_IPPROTO_TCP || args->newstate != KP_TCP_SYN_SENT)
+        return 0;
+    struct kp_config *c = kp_config();
+    if (!c || !kp_wants(c, KP_TCPRetransmit))
+        return 0;
+    u64 id = bpf_get_current_pid_tgid();
+    if (kp_traced_current(c, id >> 32))
+        kp_remember_owner(args->skaddr, id);
+    return 0;
 }
 #endif
 

@@ -160,8 +160,7 @@ def test_missing_tracepoint_degrades_to_a_warning(tmp_path: Path, caplog: pytest
         assert "tracepoint tcp:tcp_retransmit_skb is missing on this kernel: TCPRetransmit will not be captured" in caplog.text
         assert programs.attach(["SyscallWrite", "TCPRetransmit"]) == ["TCPRetransmit"]
     finally:
-        programs.detach()
-        programs.bpf.cleanup()
+        programs.close()
 
 
 def test_unknown_type_is_a_user_error() -> None:
