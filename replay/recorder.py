@@ -91,6 +91,7 @@ class Recorder:
         self.t0 = time.monotonic_ns()
         self.root = root
         self.threads[root] = _Thread(root)
+        self.tgids: dict[int, int] = {root: root}
         self.fdkind[root] = {}
         exit_status = 0
         pt.cont(root)
@@ -124,6 +125,7 @@ class Recorder:
             "redacted": [r.pattern.decode() for r in self.redact],
             "injected": [r.text for r in self.inject],
             "output": self._output(),
+            "tgids": {str(t): g for t, g in self.tgids.items()},
         }
         rec = Recording(meta, self.events, self.blobs)
         return RecordResult(rec, exit_status, self.stops, time.monotonic() - t_start)
@@ -285,6 +287,7 @@ class Recorder:
         self.events.append(ev)
         delay = ev.x.pop("delay_exit", 0)
         if delay:
+            ev.d += delay  # the program sees the call return only after the injected delay
             self._hold(tid, delay, "exit")
         else:
             pt.cont(tid)
@@ -300,7 +303,10 @@ class Recorder:
                     if nr != NR["sendmsg"] else b""
                 )
                 ev.x["crc"] = zlib.crc32(data)
-                if ev.mode == "o":
+                fd = ev.args[0]
+                if ev.mode == "o" or self.fdkind.get(tgid, {}).get(fd) == "s":
+                    # terminal output, and what a socket sent: the peer's input if the
+                    # peer is replayed with different timing (see replay/netmodel.py)
                     ev.x["data"] = self.blobs.put(data)
             return
         if policy_of(nr) in (Policy.FD, Policy.PROC, Policy.OPEN) and nr not in (
@@ -315,6 +321,8 @@ class Recorder:
     def _track_fds(self, tgid: int, ev: Event) -> None:
         kinds = self.fdkind.setdefault(tgid, {})
         nr, ret = ev.nr, ev.ret
+        if nr == NR["connect"] and ret in (0, -115):  # connected, or EINPROGRESS
+            ev.x["sock"] = tcp_endpoints(tgid, ev.args[0])
         if ret < 0:
             if nr in _OPENS or nr in (NR["accept"], NR["accept4"]):
                 ev.mode = "p"
@@ -328,7 +336,8 @@ class Recorder:
                 kinds[ret] = "x"
         elif nr in (NR["accept"], NR["accept4"]):
             ev.mode = "p"
-            kinds[ret] = "x"
+            kinds[ret] = "s"
+            ev.x["sock"] = tcp_endpoints(tgid, ret)
         elif nr == NR["close"]:
             kinds.pop(ev.args[0], None)
             ev.mode = "r"
@@ -340,7 +349,7 @@ class Recorder:
         elif policy_of(nr) is Policy.FD:
             ev.mode = "r"
             for fd in ev.x.get("fds", [ret]):
-                kinds[fd] = "x"
+                kinds[fd] = "s" if nr == NR["socket"] else "x"
         elif policy_of(nr) is Policy.PROC:
             ev.mode = "r"
 
@@ -380,6 +389,7 @@ class Recorder:
         child = pt.geteventmsg(tid)
         tgid = pt.tgid_of(child)
         thread = tgid == th.tgid
+        self.tgids[child] = tgid
         if child in self.threads:
             self.threads[child].tgid = tgid
         else:
@@ -404,6 +414,25 @@ class Recorder:
                                      x={"at_random": rnd.hex(), "initial": True}))
         self.fdkind[th.tgid] = {k: v for k, v in self.fdkind.get(th.tgid, {}).items()}
         self._resume(tid, th)
+
+
+def tcp_endpoints(tgid: int, fd: int) -> list[str]:
+    """[local, remote] of a TCP socket, as /proc/net/tcp spells them (hex addr:port)."""
+    try:
+        inode = os.stat(f"/proc/{tgid}/fd/{fd}").st_ino
+    except OSError:
+        return []
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{tgid}/net/{table}") as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if len(cols) > 9 and cols[9] == str(inode):
+                        return [cols[1], cols[2]]
+        except OSError:
+            continue
+    return []
 
 
 def _fstat(fd: int) -> os.stat_result | None:

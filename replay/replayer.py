@@ -38,6 +38,7 @@ from replay import ptrace_ops as pt
 from replay.auxv import fix_auxv
 from replay.inject import Rule
 from replay.launch import spawn
+from replay.netmodel import NetModel
 from replay.recording import SIGNAL_NR, Event, Recording
 from replay.sandbox import FreePolicy
 from replay.syscalls import (
@@ -65,6 +66,8 @@ _CLOCKS = frozenset((NR["clock_gettime"], NR["gettimeofday"], NR["time"]))
 # The running thread keeps the token until its next ordered stop; if it sleeps in the
 # kernel this many consecutive 1 ms checks, it waits on a held thread (a lock handoff).
 _BLOCKED_CHECKS = 20
+_POLLS = frozenset((NR["poll"], NR["ppoll"]))
+_POLLIN, _POLLOUT = 0x1, 0x4
 _MONOTONIC = frozenset((1, 4, 6, 7))
 _SYNC_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGSYS,
                  signal.SIGCHLD, signal.SIGPIPE, signal.SIGABRT}
@@ -101,6 +104,7 @@ class ReplayOptions:
     timeout_s: float = 120.0
     progress: Callable[[int, int], None] | None = None
     stdio: tuple[int | None, int | None, int | None] = (None, None, None)
+    time_scale: float = 1.0  # real seconds per recorded second for modelled waits off script
 
 
 @dataclass
@@ -138,6 +142,10 @@ class _T:
     regs: Any = None
     free: bool = False
     calls: int = 0
+    free_idx: int = 0  # where this thread left the recording
+    defer_exit: bool = False
+    exit_regs: Any = None
+    vt: int = 0  # its time on the changed timeline (ns since the recording started)
 
 
 class Replayer:
@@ -201,6 +209,13 @@ class Replayer:
         self.last_time: dict[int, int] = {}
         self.last_served: dict[tuple[int, int, int], int] = {}
         self.event_index = {id(e): i for i, e in enumerate(self.events)}
+        tgids = meta.get("tgids", {})
+        self.rtgid_of = lambda rtid: int(tgids.get(str(rtid), rtid))
+        self.net = NetModel(self.events, self.rtgid_of, self.rec.data)
+        self.timing = self._timing_deltas()
+        self.net.set_shifts(self.timing)
+        self.conn_pos: dict[int, int] = {}
+        self.free_conns: dict[tuple[int, int], int | None] = {}
         self.t_free = 0.0
         stopped = False
         t0 = time.monotonic()
@@ -276,6 +291,24 @@ class Replayer:
             elapsed_s=time.monotonic() - t0, stopped=stopped, notes=self.notes,
         )
 
+    def _timing_deltas(self) -> dict[int, int]:
+        """Dry run of the timing rules over the recording: how much each event moves."""
+        import copy
+
+        rules = [copy.deepcopy(r) for r in self.opts.inject
+                 if r.duration_ns is not None or r.delay_enter_ns or r.delay_exit_ns]
+        delta: dict[int, int] = {}
+        for i, ev in enumerate(self.events):
+            if ev.nr < 0:
+                continue
+            fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
+            for r in rules:
+                r.counts = r.counts if r.counts else {}
+                if r.hit(ev.tid, ev.nr, fd, ev.x.get("path")):
+                    d = (r.duration_ns - ev.d) if r.duration_ns is not None else 0
+                    delta[i] = delta.get(i, 0) + d + r.delay_enter_ns + r.delay_exit_ns
+        return delta
+
     def _add_thread(self, tid: int, rtid: int, tgid: int) -> _T:
         th = _T(rtid, tgid)
         self.threads[tid] = th
@@ -317,6 +350,13 @@ class Replayer:
         while progress:
             progress = False
             for tid, th in list(self.threads.items()):
+                if th.exit_regs is not None and th.serving is not None and \
+                        self._is_turn(th.serving, tid):
+                    self.running = tid
+                    self.blocked_checks = 0
+                    self._finish_exit(tid, th, th.exit_regs)
+                    progress = True
+                    continue
                 if th.held:
                     q = self.queues.get(th.rtid)
                     if q and self._is_turn(q[0], tid):
@@ -422,6 +462,13 @@ class Replayer:
 
     def _on_exit(self, tid: int, th: _T) -> None:
         regs = pt.getregs(tid)
+        if th.defer_exit and th.serving is not None and not self._is_turn(th.serving, tid):
+            th.exit_regs = regs  # an accept that reserved its fd: returns in its turn
+            return
+        self._finish_exit(tid, th, regs)
+
+    def _finish_exit(self, tid: int, th: _T, regs: pt.Regs) -> None:
+        th.defer_exit, th.exit_regs = False, None
         if th.saved is not None:
             regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9 = th.saved
             th.saved = None
@@ -474,7 +521,12 @@ class Replayer:
         query = policy_of(nr) is Policy.QUERY
         if not query and self.running == tid:
             self.running = None
-        if query or self._is_turn(idx, tid):
+        if ev.nr in (NR["accept"], NR["accept4"]) and ev.mode == "p" and ev.ret >= 0 \
+                and not self._is_turn(idx, tid):
+            # the kernel reserves accept's fd before it blocks: so must the replay
+            th.defer_exit = True
+            self._placeholder(tid, th, idx, ev, regs, list(pt.syscall_args(regs)))
+        elif query or self._is_turn(idx, tid):
             self._serve(tid, th, idx, regs)
         else:
             th.held, th.regs = True, regs
@@ -576,6 +628,8 @@ class Replayer:
         """This thread leaves the recording: its remaining events no longer hold others up."""
         th.free = True
         q = self.queues.get(th.rtid)
+        th.free_idx = q[0] if q else len(self.events)
+        th.vt = self.net.time_before(q[0]) if q else (self.events[-1].t if self.events else 0)
         while q:
             self.consumed[q.popleft()] = 1
         if self.running is not None and self.threads.get(self.running) is th:
@@ -615,6 +669,11 @@ class Replayer:
             self._serve_injected(tid, th, idx, ev, regs, args, rule)
             return
         mode = ev.mode
+        if self.timing and ev.nr in _POLLS and not self.opts.strict:
+            why = self._timing_changes_poll(th, idx, ev, args)
+            if why:
+                self._diverge(tid, th, regs, idx, why)
+                return
         if mode == "e":
             if ev.nr == NR["mmap"]:
                 self._diverge(tid, th, regs, idx, "mmap of a file outside the program's code "
@@ -662,6 +721,27 @@ class Replayer:
         buffers.restore(self.mem, th.tgid, args, ev.outs, self.rec.data, limit=limit)
         self._go_free(th)
         self._set_result(tid, regs, limit)
+
+    def _pollfds(self, th: _T, args: list[int]) -> list[tuple[int, int]]:
+        raw = self.mem.read(th.tgid, args[0], 8 * min(args[1], 1024))
+        return [(int.from_bytes(raw[i:i + 4], "little", signed=True),
+                 int.from_bytes(raw[i + 4:i + 6], "little")) for i in range(0, len(raw), 8)]
+
+    def _timing_changes_poll(self, th: _T, idx: int, ev: Event, args: list[int]) -> str:
+        """Would the peer's data arrive within this poll's timeout on the changed timeline?"""
+        rtgid = self.rtgid_of(th.rtid)
+        timeout = pt.signed(ev.args[2]) if ev.nr == NR["poll"] else -1
+        start = self.net.time_before(idx)
+        for fd, events in self._pollfds(th, args):
+            cid = self.net.conn_at(rtgid, fd, idx)
+            if cid is None or not events & _POLLIN:
+                continue
+            at = self.net.ready_at(cid, self.net.consumed_before(cid, idx))
+            ready = at is not None and (timeout < 0 or at <= start + timeout * 1_000_000)
+            if ready != (ev.ret > 0):
+                return ("timing changed: the peer's data now arrives "
+                        + ("within" if ready else "after") + f" the {timeout} ms timeout")
+        return ""
 
     def _set_result(self, tid: int, regs: pt.Regs, ret: int) -> None:
         regs.orig_rax = _SKIP
@@ -823,6 +903,8 @@ class Replayer:
                 ret = -rule.error if rule.error is not None else int(rule.retval or 0)
                 self._set_result(tid, regs, ret)
                 return
+        if self._free_net(tid, th, regs, nr, args):
+            return
         decision = self.free_policy.decide(nr, args, lambda a: self.mem.read_cstr(th.tgid, a))
         if decision.kind == "emulate":
             self._set_result(tid, regs, decision.ret)
@@ -836,6 +918,90 @@ class Replayer:
             pt.syscall(tid)
         else:
             pt.cont(tid)
+
+    def _conn(self, th: _T, fd: int) -> int | None:
+        key = (th.tgid, fd)
+        if key not in self.free_conns:
+            self.free_conns[key] = self.net.conn_at(self.rtgid_of(th.rtid), fd, th.free_idx)
+        cid = self.free_conns[key]
+        if cid is not None and cid not in self.conn_pos:
+            self.conn_pos[cid] = self.net.consumed_before(cid, th.free_idx)
+        return cid
+
+    def _free_net(self, tid: int, th: _T, regs: pt.Regs, nr: int, args: list[int]) -> bool:
+        """Off script, a recorded connection is served from the timing model."""
+        if nr in _POLLS:
+            fds = self._pollfds(th, args)
+            conns = [(i, fd, ev, self._conn(th, fd)) for i, (fd, ev) in enumerate(fds)]
+            if not any(c is not None for *_, c in conns):
+                return False
+            timeout = pt.signed(args[2]) if nr == NR["poll"] else -1
+            ready, soonest = {}, None
+            for i, _fd, events, cid in conns:
+                if cid is None:
+                    continue
+                rev = events & _POLLOUT
+                if events & _POLLIN:
+                    at = self.net.ready_at(cid, self.conn_pos[cid])
+                    if at is not None and at <= th.vt:
+                        rev |= _POLLIN
+                    elif at is not None:
+                        soonest = at if soonest is None else min(soonest, at)
+                if rev:
+                    ready[i] = rev
+            wait = 0
+            if not ready:
+                limit = None if timeout < 0 else timeout * 1_000_000
+                if soonest is not None and (limit is None or soonest - th.vt <= limit):
+                    wait = soonest - th.vt
+                    for i, _fd, events, cid in conns:
+                        if cid is not None and events & _POLLIN and \
+                                self.net.ready_at(cid, self.conn_pos[cid]) == soonest:
+                            ready[i] = _POLLIN
+                elif limit is not None:
+                    wait = limit
+                else:
+                    return False
+            th.vt += wait
+
+            def finish() -> None:
+                raw = bytearray(self.mem.read(th.tgid, args[0], 8 * len(fds)))
+                for i in range(len(fds)):
+                    raw[8 * i + 6:8 * i + 8] = ready.get(i, 0).to_bytes(2, "little")
+                self.mem.write(th.tgid, args[0], bytes(raw))
+                self._set_result(tid, regs, len(ready))
+
+            if wait > 0:
+                self._later(int(wait * self.opts.time_scale), tid, finish)
+            else:
+                finish()
+            return True
+        fd = args[0] if nr in FD_FIRST else None
+        cid = self._conn(th, fd) if fd is not None else None
+        if cid is None:
+            return False
+        if nr == NR["close"]:
+            self.free_conns[(th.tgid, fd)] = None
+            return False
+        if nr in READS and nr in (NR["read"], NR["recvfrom"]):
+            n = min(self.net.available(cid, self.conn_pos[cid], th.vt), args[2])
+            if n > 0:
+                pos = self.conn_pos[cid]
+                self.mem.write(th.tgid, args[1], self.net.peer_bytes(cid)[pos:pos + n])
+                self.conn_pos[cid] = pos + n
+                self._set_result(tid, regs, n)
+            else:
+                more = self.net.ready_at(cid, self.conn_pos[cid]) is not None
+                self._set_result(tid, regs, -11 if more else 0)  # EAGAIN, or end of stream
+            return True
+        if nr in WRITES:
+            self._set_result(tid, regs, args[2] if nr in (NR["write"], NR["sendto"]) else 0)
+            return True
+        if nr in (NR["shutdown"], NR["setsockopt"], NR["getsockopt"], NR["getsockname"],
+                  NR["getpeername"], NR["fcntl"], NR["ioctl"]):
+            self._set_result(tid, regs, 0)
+            return True
+        return False
 
     def _virtual_time(self, tid: int, th: _T, regs: pt.Regs, nr: int, args: list[int]) -> None:
         """Off script the clock keeps going from the last recorded reading, at real speed."""

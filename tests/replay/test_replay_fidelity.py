@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import subprocess
 import threading
 import time
@@ -26,7 +27,7 @@ def _native(cmd: list[str]) -> subprocess.CompletedProcess:
 def _record(tmp_path, name: str, cmd: list[str]) -> tuple[str, subprocess.CompletedProcess]:
     rec = str(tmp_path / f"{name}.kpr")
     got = kprobe("replay", "record", "-q", "-o", rec, "--", *cmd)
-    assert got.returncode != 2, got.stderr
+    assert os.path.exists(rec), got.stderr
     return rec, got
 
 
