@@ -16,13 +16,13 @@ PY = sys.executable
 
 PINGPONG = r"""
 import os, socket, sys
-k, b = int(sys.argv[1]), int(sys.argv[2])
-srv = socket.socket()
-srv.bind(("127.0.0.1", 0))
+k, b, host = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+srv = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+srv.bind((host, 0))
 srv.listen()
 port = srv.getsockname()[1]
 if os.fork() == 0:
-    c = socket.create_connection(("127.0.0.1", port))
+    c = socket.create_connection((host, port))
     for _ in range(k):
         c.sendall(b"q" * b)
         assert len(c.recv(b, socket.MSG_WAITALL)) == b
@@ -36,9 +36,10 @@ print(port, flush=True)
 """
 
 
-def test_loopback_sends_and_receives_match_both_ends() -> None:
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_loopback_sends_and_receives_match_both_ends(host: str) -> None:
     k, b = 50, 1000
-    with Capture(command=[PY, "-c", PINGPONG, str(k), str(b)],
+    with Capture(command=[PY, "-c", PINGPONG, str(k), str(b), host],
                  types=["TCPSend", "TCPRecv"]) as cap:
         cap.wait(timeout=60)
     server = cap.process.pid
@@ -60,7 +61,7 @@ def test_loopback_sends_and_receives_match_both_ends() -> None:
     assert len(c_tuple) == 1 and len(s_tuple) == 1
     saddr, sport, daddr, dport = c_tuple.pop()
     assert s_tuple.pop() == (daddr, dport, saddr, sport)
-    assert saddr == daddr == "127.0.0.1" and sport != dport
+    assert saddr == daddr == host and sport != dport
     assert all(e["fd"] >= 0 for e in c_send + s_recv)
 
 
