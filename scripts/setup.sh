@@ -84,5 +84,8 @@ if [ ! -d tests/cypher/node_modules/@neo4j-cypher/language-support ]; then
   npm ci --prefix tests/cypher --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
+# The Grafana plugin's node_modules (only when missing or its package-lock.json changed).
+bash scripts/plugin.sh install
+
 .venv/bin/python -c 'import bcc, kprobe' || { echo "setup: venv cannot import bcc/kprobe" >&2; exit 1; }
 log "ok"

@@ -1,0 +1,5 @@
+import { PanelPlugin } from '@grafana/data';
+
+import { CausalGraphOptions, CausalGraphPanel } from './CausalGraphPanel';
+
+export const plugin = new PanelPlugin<CausalGraphOptions>(CausalGraphPanel);

@@ -1,0 +1,5 @@
+import { PanelPlugin } from '@grafana/data';
+
+import { TimelineOptions, TimelinePanel } from './TimelinePanel';
+
+export const plugin = new PanelPlugin<TimelineOptions>(TimelinePanel);
