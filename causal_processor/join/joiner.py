@@ -46,6 +46,7 @@ SERVER_CHILD = "server_child"
 PARENT_THREAD = "parent_thread"
 SERVER_WAKEUP = "server_wakeup"
 PID_TIME = "pid_time"
+_OFF_CPU_MARGIN_NS = 20_000  # ≫ the measured kernel-app clock skew (±1 µs)
 CONFIDENCE = {SERVER_RECV: 0.95, CLIENT_CONN: 0.95, CLIENT_SEND: 0.9, SERVER_CHILD: 0.9,
               PARENT_THREAD: 0.85, SERVER_WAKEUP: 0.7, PID_TIME: 0.3}
 
@@ -216,12 +217,14 @@ class Joiner:
             self._done.add(s.span_id)
             self._unresolved.add(s.span_id)
         newly: list[_Owner] = []
-        progress = True
-        while progress:  # a span's thread can come from its parent's or its children's
+        progress, guess = True, False
+        while progress or not guess:  # a span's thread can come from its parent's or children's
+            if not progress:
+                guess = True  # exact evidence is exhausted: allow the wake-up heuristic once
             progress = False
             for s in sorted((self._spans[i] for i in self._unresolved if i in self._spans),
                             key=lambda s: (s.kind != SERVER, s.start_ns)):
-                owner = self._resolve(s)
+                owner = self._resolve(s, guess)
                 if owner is None:
                     continue
                 progress = True
@@ -256,12 +259,12 @@ class Joiner:
 
     # ---- threads ------------------------------------------------------------
 
-    def _resolve(self, s: AppSpan) -> _Owner | None:
+    def _resolve(self, s: AppSpan, guess: bool) -> _Owner | None:
         parent = self._owners.get(s.parent_span_id)
         depth = self._depth(s)
         addr, port = s.peer()
         if s.kind == SERVER:
-            return self._resolve_server(s, addr, port, depth)
+            return self._resolve_server(s, addr, port, depth, guess)
         if s.kind == CLIENT and port:
             # exact: the connection's local port, named by the callee's SERVER span
             for cid in self._children.get(s.span_id, ()):
@@ -282,10 +285,12 @@ class Joiner:
             return _Owner(s, parent.pid, parent.tid, s.start_ns, s.end_ns, PARENT_THREAD, depth)
         return None
 
-    def _resolve_server(self, s: AppSpan, addr: str | None, port: int | None, depth: int) -> _Owner | None:
+    def _resolve_server(self, s: AppSpan, addr: str | None, port: int | None, depth: int,
+                        guess: bool) -> _Owner | None:
         """The request's receiving thread, unless it is an event loop handing requests to
-        worker threads (it receives other connections meanwhile): then the worker, from the
-        span's client calls (exact) or from the one wake-up the loop gave before the span."""
+        worker threads (it receives other connections meanwhile, or is off-CPU when the span
+        starts): then the worker, from the span's client calls (exact) or, as a last resort,
+        from the one runnable, unowned thread the loop woke before the span started."""
         tol = self.config.clock_tolerance_ns
         if not (addr and port):
             return None
@@ -294,7 +299,7 @@ class Joiner:
         if not recvs:
             return None
         ts, _, pid, tid, _ = max(recvs)
-        if not self._is_event_loop(pid, tid, (addr, port), ts, s.end_ns):
+        if not self._is_event_loop(pid, tid, (addr, port), ts, s):
             lo = self._request_start((addr, port), pid, tid, ts)
             return _Owner(s, pid, tid, lo, s.end_ns, SERVER_RECV, depth)
         workers = {(o.pid, o.tid) for cid in self._children.get(s.span_id, ())
@@ -302,20 +307,39 @@ class Joiner:
         if len(workers) == 1:
             wpid, wtid = workers.pop()
             return _Owner(s, wpid, wtid, s.start_ns, s.end_ns, SERVER_CHILD, depth)
-        if self._has_server_grandchild(s):
+        if self._has_server_grandchild(s) or not guess:
             return None  # wait: a client call of this span will name the worker exactly
         woken = {(p, t) for run_ts, p, t in self._wakes.get((pid, tid), ())
-                 if ts <= run_ts <= s.start_ns + tol and (p, t) != (pid, tid)}
+                 if ts <= run_ts <= s.start_ns + tol and (p, t) != (pid, tid)
+                 and not self._off_cpu_at(p, t, s.start_ns) and not self._owned_at(p, t, s.start_ns)}
         if len(woken) == 1:
             wpid, wtid = woken.pop()
             return _Owner(s, wpid, wtid, s.start_ns, s.end_ns, SERVER_WAKEUP, depth)
         return None
 
-    def _is_event_loop(self, pid: int, tid: int, conn: tuple[str, int], lo: int, hi: int) -> bool:
+    def _is_event_loop(self, pid: int, tid: int, conn: tuple[str, int], recv_ts: int, s: AppSpan) -> bool:
         th = self._threads.get((pid, tid))
-        return th is not None and any(
-            e["event_type"] == "TCPRecv" and (normalize_address(e["daddr"]), e["dport"]) != conn
-            for e in th.between(lo, hi))
+        if th is None:
+            return False
+        if self._off_cpu_at(pid, tid, s.start_ns):
+            return True  # the span's start ran on a thread that was on a CPU
+        return any(e["event_type"] == "TCPRecv" and (normalize_address(e["daddr"]), e["dport"]) != conn
+                   for e in th.between(recv_ts, s.end_ns))
+
+    def _off_cpu_at(self, pid: int, tid: int, t: int) -> bool:
+        """The thread was switched out over t (by its SchedSwitch events, when captured)."""
+        th = self._threads.get((pid, tid))
+        if th is None:
+            return False
+        margin = min(self.config.clock_tolerance_ns, _OFF_CPU_MARGIN_NS)
+        before = th.between(t - self.config.recv_lookback_ns, t)
+        for e in reversed(before[-256:]):
+            if e["event_type"] == "SchedSwitch":
+                return e["timestamp_ns"] < t - margin and e["timestamp_ns"] + e["duration_ns"] > t + margin
+        return False
+
+    def _owned_at(self, pid: int, tid: int, t: int) -> bool:
+        return any(o.lo <= t <= o.hi for o in self._thread_owners.get((pid, tid), ()))
 
     def _sends_to(self, addr: str | None, port: int, s: AppSpan) -> list[tuple[int, str, int, int, int]]:
         tol = self.config.clock_tolerance_ns

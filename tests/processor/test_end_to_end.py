@@ -36,8 +36,9 @@ def _receiver():
     return Capture, OtlpExporter
 
 
-def _pay(port: int, i: int) -> dict:
-    r = requests.get(f"http://127.0.0.1:{port}/pay?id=pay-{i}&writes={2 + i % 4}", timeout=30)
+def _pay(port: int, i: int, ledger: bool = False) -> dict:
+    extra = "&ledger=1" if ledger else ""
+    r = requests.get(f"http://127.0.0.1:{port}/pay?id=pay-{i}&writes={2 + i % 4}{extra}", timeout=30)
     r.raise_for_status()
     return r.json()
 
@@ -58,7 +59,8 @@ def test_concurrent_payments_each_get_exactly_their_kernel_events(dsn, arrival):
     store = running.processor.store
     env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{running.grpc_port}",
                OTEL_EXPORTER_OTLP_INSECURE="true")
-    app = subprocess.Popen([sys.executable, str(APP)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    app = subprocess.Popen([sys.executable, str(APP), "threading"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, env=env)
     try:
         port = int(app.stdout.readline())
         exporter = OtlpExporter(endpoint=f"http://127.0.0.1:{running.grpc_port}", protocol="grpc")
@@ -120,6 +122,57 @@ def test_concurrent_payments_each_get_exactly_their_kernel_events(dsn, arrival):
         print(f"clock skew over {len(ahead)} writes: kernel - app in [{-min(behind)}, {min(ahead)}] ns")
         assert min(ahead) >= 0 and min(behind) >= 0  # no write seen outside its app bracket
         assert min(ahead) < 100_000 and min(behind) < 100_000
+    finally:
+        if app.poll() is None:
+            app.kill()
+        running.stop()
+
+
+def test_event_loop_server_workers_found_and_no_wrong_join(dsn):
+    """waitress: one loop thread receives every request, workers run them. The worker is
+    found from the span's own client call (its connection's local port, named by the
+    callee's SERVER span) or from the loop's wake-up; nothing lands on a wrong thread."""
+    Capture, OtlpExporter = _receiver()
+    running = server.start(config.local(dsn, window_s=0.3, idle_flush_s=0.5))
+    store = running.processor.store
+    env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{running.grpc_port}",
+               OTEL_EXPORTER_OTLP_INSECURE="true")
+    app = subprocess.Popen([sys.executable, str(APP), "waitress"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, env=env)
+    try:
+        port = int(app.stdout.readline())
+        exporter = OtlpExporter(endpoint=f"http://127.0.0.1:{running.grpc_port}", protocol="grpc")
+        with Capture(pids=[app.pid], types=TYPES, exporter=exporter):
+            with ThreadPoolExecutor(6) as pool:
+                truth = {t["payment"]: t for t in pool.map(lambda i: _pay(port, i, ledger=True), range(18))}
+            time.sleep(0.2)
+        app.stdin.close()
+        assert app.wait(30) == 0
+        assert exporter.flush(30)
+        exporter.shutdown()
+        assert _wait(lambda: len(store.find_transactions(service="payments", limit=1000)) == 18, 20)
+
+        def writes(p: str) -> list[int]:
+            return sorted(e["bytes"] for e in store.transaction_events(p)
+                          if e["event_type"] == "SyscallWrite" and e["bytes"] != 777)
+
+        # the payment's own work: exact, through its client call's connection
+        assert _wait(lambda: all(writes(p) == [1000 + k for k in range(2 + int(p[4:]) % 4)] for p in truth), 20)
+        time.sleep(1.0)  # let the last join steps (wake-up evidence) run
+        ledger_joined = 0
+        for p, t in truth.items():
+            evs = store.transaction_events(p)
+            threads = {t["tid"], t["ledger"]["tid"]}
+            assert [e for e in evs if e["tid"] not in threads] == []  # 0 wrong joins
+            assert {e["financial_context"]["join_method"] for e in evs if e["tid"] == t["tid"]} == {
+                "client_conn", "server_child", "parent_thread"}
+            ledger = [e for e in evs if e["tid"] == t["ledger"]["tid"] and e["tid"] != t["tid"]]
+            if ledger:  # the leaf /ledger span: only the loop's wake-up tells its worker
+                assert {e["financial_context"]["join_method"] for e in ledger} == {"server_wakeup"}
+                assert [e["bytes"] for e in ledger if e["event_type"] == "SyscallWrite"] == [777]
+                ledger_joined += 1
+        print(f"waitress: {ledger_joined}/{len(truth)} leaf spans placed by wake-up, the rest left unjoined")
+        assert ledger_joined >= len(truth) // 4
     finally:
         if app.poll() is None:
             app.kill()
