@@ -242,6 +242,8 @@ class Processor:
 
     def _emit(self, out: JoinOutput) -> None:
         joined = out.joined
+        if out.revoked:  # first, so the new context is the latest row of each moved event
+            self.store.write_contexts(out.revoked)
         if joined:
             t0 = time.perf_counter()
             self.store.write_contexts(joined, token=batch_token(
@@ -260,8 +262,6 @@ class Processor:
             if self.forwarder:
                 self.forwarder.submit(self._kernel_request(by_pid))
             self.live.publish(JOINED, [ev for ev, _ in joined])
-        if out.revoked:
-            self.store.write_contexts(out.revoked)
         if out.transactions:
             self.store.write_transactions(out.transactions)
         self.metrics.update_join_ratio()

@@ -106,6 +106,7 @@ class ClickHouseEventStore:
         self._local = threading.local()
         self._clients: list[Client] = []
         self._clients_lock = threading.Lock()
+        self._last_joined_at = 0
         if migrate:
             schema.migrate(self.client, retention_days)
 
@@ -168,7 +169,8 @@ class ClickHouseEventStore:
         self, joined: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], token: str | None = None
     ) -> None:
         """(event, financial_context) pairs the join produced."""
-        now = time.time_ns()
+        now = max(time.time_ns(), self._last_joined_at + 1)  # strictly newer than any earlier call
+        self._last_joined_at = now
         rows = [
             [ev["event_id"], ev["timestamp_ns"], ev["pid"], ev["tid"], ev["event_type"],
              *(ctx[f] for f in _CTX_FIELDS), now]
