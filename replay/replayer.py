@@ -191,6 +191,7 @@ class Replayer:
                 self.queues.setdefault(e.tid, deque()).append(i)
         self.threads: dict[int, _T] = {}
         self.pending_new: dict[int, int] = {}
+        self.own_signals: set[tuple[int, int]] = set()
         self.first_stop: set[int] = set()
         self.real_of: dict[int, int] = {}
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -419,7 +420,11 @@ class Replayer:
             pt.cont(tid)  # a new thread's first stop
         else:
             code, spid = pt.siginfo_code_pid(tid)
-            forward = sig in _SYNC_SIGNALS or spid in self.threads or (code > 0 and sig != signal.SIGSTOP)
+            # forward what the tree caused itself (faults, its own kills, child exits) and
+            # the recorded signals this replay delivers; drop signals from outside
+            forward = (sig in _SYNC_SIGNALS or spid in self.threads
+                       or (code > 0 and sig != signal.SIGSTOP) or (tid, sig) in self.own_signals)
+            self.own_signals.discard((tid, sig))
             self._resume(tid, th, sig if forward else 0)
 
     def _resume(self, tid: int, th: _T, sig: int = 0) -> None:
@@ -490,6 +495,8 @@ class Replayer:
             q = self.queues.get(self.events[idx].tid)
             if q and q[0] == idx:
                 q.popleft()
+                if q and self.events[q[0]].nr == SIGNAL_NR:
+                    self._deliver_recorded_signals(self.events[idx].tid)
             if self.opts.progress and self.served % 256 == 0:
                 self.opts.progress(self.served, len(self.events))
 
@@ -743,6 +750,24 @@ class Replayer:
                         + ("within" if ready else "after") + f" the {timeout} ms timeout")
         return ""
 
+    def _interrupted(self, tid: int, th: _T, regs: pt.Regs, ev: Event, args: list[int]) -> None:
+        """A call a signal interrupted returns EINTR (the signal follows, see _consume)."""
+        self._set_result(tid, regs, -4)
+
+    def _deliver_recorded_signals(self, rtid: int) -> None:
+        """Signals are delivered for real at the syscall boundary where they were recorded:
+        the thread is stopped here, so the signal is pending when it resumes."""
+        q = self.queues.get(rtid)
+        tid = self.real_of.get(rtid)
+        while q and self.events[q[0]].nr == SIGNAL_NR:
+            idx = q.popleft()
+            self.consumed[idx] = 1
+            th = self.threads.get(tid) if tid is not None else None
+            if th is not None:
+                sig = self.events[idx].args[0]
+                self.own_signals.add((tid, sig))
+                _tgkill(th.tgid, tid, sig)
+
     def _set_result(self, tid: int, regs: pt.Regs, ret: int) -> None:
         regs.orig_rax = _SKIP
         regs.rax = ret & _MASK
@@ -750,6 +775,9 @@ class Replayer:
         pt.cont(tid)
 
     def _emulate(self, tid: int, th: _T, regs: pt.Regs, ev: Event, args: list[int]) -> None:
+        if ev.ret in _RESTARTS:
+            self._interrupted(tid, th, regs, ev, args)
+            return
         if ev.nr in _CLOCKS:
             clock = ev.args[0] if ev.nr == NR["clock_gettime"] else -ev.nr
             self.last_served[(th.tgid, ev.nr, clock)] = self._index_of(ev)
@@ -1025,6 +1053,15 @@ class Replayer:
             if args[0]:
                 self.mem.write(th.tgid, args[0], (ns // 1_000_000_000).to_bytes(8, "little"))
             self._set_result(tid, regs, ns // 1_000_000_000)
+
+
+_RESTARTS = frozenset((-512, -513, -514, -516))  # ERESTARTSYS ... ERESTART_RESTARTBLOCK
+
+
+def _tgkill(tgid: int, tid: int, sig: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).syscall(NR["tgkill"], tgid, tid, sig)
 
 
 def _reap_all() -> None:
