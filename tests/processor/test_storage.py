@@ -34,6 +34,9 @@ def test_migrations_are_idempotent(store):
             "event_context", "transactions", "schema_migrations"} <= tables
     versions = store.client.query("SELECT version FROM schema_migrations ORDER BY version").result_rows
     assert versions == [(1,), (2,)]
+    for table in ("otel_traces", "kernel_events", "event_context", "transactions"):
+        ddl = store.client.query(f"SHOW CREATE TABLE {table}").result_rows[0][0]
+        assert "TTL" in ddl and "toIntervalDay(30)" in ddl, table
 
 
 def test_otel_traces_has_the_collector_exporter_columns(store):
