@@ -123,7 +123,7 @@ def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bo
                     out.resources.setdefault(pid, res)
                     continue
                 attrs = attr_map(span.attributes)
-                out.span_rows.append(span_row(span, res, ss.scope.name, ss.scope.version))
+                out.span_rows.append(span_row(span, res, ss.scope.name, ss.scope.version, attrs))
                 out.app_spans.append(from_proto(span, res, attrs))
                 if fwd is not None:
                     if fwd_rs is None:

@@ -101,8 +101,9 @@ def span_row(
     resource_attrs: Mapping[str, str],
     scope_name: str,
     scope_version: str,
+    attributes: Mapping[str, str] | None = None,
 ) -> list[Any]:
-    """The otel_traces row of a span, in OTEL_TRACES_COLUMNS order."""
+    """The otel_traces row of a span, in OTEL_TRACES_COLUMNS order (attributes: attr_map's)."""
     return [
         span.start_time_unix_nano,
         span.trace_id.hex(),
@@ -115,7 +116,7 @@ def span_row(
         dict(resource_attrs),
         scope_name,
         scope_version,
-        attr_map(span.attributes),
+        dict(attributes) if attributes is not None else attr_map(span.attributes),
         max(0, span.end_time_unix_nano - span.start_time_unix_nano),
         STATUS_NAMES.get(span.status.code, "Unset"),
         span.status.message,
