@@ -86,6 +86,8 @@ class Verdict:
             "contribution_ms": rc.contribution_ns / 1e6 if rc else None,
             "end_to_end_ms": x.end_to_end_ns / 1e6 if x else None,
             "expected": expected(self.truth), "checks": self.checks,
+            "segments": [[seg.mechanism, round(seg.duration_ns / 1e6, 1), seg.evidence[:2]]
+                         for seg in (x.graph.critical_path if x else []) if seg.duration_ns >= 10_000_000],
         }
 
 

@@ -9,6 +9,7 @@ segment exactly, so contributions still add up to the end-to-end latency.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,36 @@ class Piece:
     evidence: list[str] = field(default_factory=list)
     cause_row: int = -1  # a kernel event that caused it elsewhere (a retransmit, the peer's stall)
     peer_send: int = -1  # the request this thread waits on
+
+
+_URL_PORT = re.compile(r"^[a-z]+://[^/:]+:(\d+)")
+_PORT_KEYS = ("server.port", "net.peer.port", "net.sock.peer.port")
+_URL_KEYS = ("url.full", "http.url")
+
+
+_STALL_WORDS = {
+    model.MEMORY_RECLAIM_CAUSE: "in memory reclaim",
+    model.DISK_IO_CAUSE: "writing to disk",
+    model.CPU_CONTENTION: "waiting for a CPU",
+    model.LOCK_CONTENTION: "waiting for a lock",
+}
+
+
+def server_ports(span: AppSpan) -> frozenset[int]:
+    """Ports a client span says it called (OTel HTTP client attributes): the
+    connection may still be in its handshake, with no kernel event of its own yet."""
+    if not span.kind.upper().endswith("CLIENT"):
+        return frozenset()
+    out = set()
+    for k in _PORT_KEYS:
+        v = span.attributes.get(k)
+        if v is not None and str(v).isdigit():
+            out.add(int(v))
+    for k in _URL_KEYS:
+        m = _URL_PORT.match(str(span.attributes.get(k, "")))
+        if m:
+            out.add(int(m.group(1)))
+    return frozenset(out)
 
 
 def _subtract(iv: list[tuple[int, int]], cover: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -129,7 +160,13 @@ class Attributor:
     def _runq(self, s: int, e: int, r: int, tid: int) -> Piece:
         t = self.t
         cpu = int(t.cpu[r])
-        shares = self.c.cpu(cpu, s, e, tid)
+        pid = int(t.pid[r])
+        # the service's own threads competing for its CPU are its own load, not a culprit
+        shares = [x for x in self.c.cpu(cpu, s, e, tid) if x.pid != pid]
+        total = sum(x.weight for x in shares)
+        shares = [Share(x.pid, x.tid, x.comm, x.weight / total, x.weight) for x in shares] if total else []
+        if not shares:
+            return Piece(s, e, SELF, r, -1, [], model.RUNQUEUE, [f"waited for CPU {cpu} behind its own threads"])
         ev = [f"runnable but waiting for CPU {cpu}"]
         ev += [f"pid {x.pid} ({x.comm}) ran {x.weight / 1e6:.2f} ms on CPU {cpu} meanwhile" for x in shares[:3]]
         return Piece(s, e, model.CPU_CONTENTION, r, -1, shares, model.RUNQUEUE, ev)
@@ -157,7 +194,7 @@ class Attributor:
             return [Piece(s, e, model.DISK_IO_CAUSE, r, via, shares, model.DISK_IO, ev)]
         out: list[Piece] = []
         peers = self.c.peers_of(tid, span.start_ns - PEER_WINDOW_NS, span.end_ns + PEER_WINDOW_NS)
-        rt = self.c.retransmits(peers, s - RETRANSMIT_SLACK_NS, e)
+        rt = self.c.retransmits(peers, s - RETRANSMIT_SLACK_NS, e, server_ports(span))
         if len(rt):
             # the wait until the last retransmit went out is the loss's; what follows
             # (the peer's work on the late data) is explained like any other wait
@@ -189,6 +226,9 @@ class Attributor:
         wpid, wtid = int(t.waker_pid[r]), int(t.waker_tid[r])
         wcomm = str(t.waker_comm[r])
         if wpid == pid and wtid and wtid != tid:
+            holder = self._holder_stall(s, e, r, via, wpid, wtid, wcomm)
+            if holder is not None:
+                return holder
             ev = [f"blocked {(e - s) / 1e6:.1f} ms until thread {wtid} ({wcomm}) of the same process woke it"]
             return Piece(s, e, model.LOCK_CONTENTION, r, via, [Share(wpid, wtid, wcomm, 1.0, float(e - s))], model.LOCK, ev)
         # woken from interrupt context: a timer (or an IRQ), not a culprit
@@ -197,6 +237,31 @@ class Attributor:
             return Piece(s, e, model.TIMEOUT_CAUSE, r, via, [], model.TIMEOUT, ev)
         ev = [f"slept {(e - s) / 1e6:.1f} ms in {span.service} (timer wakeup, no kernel cause)"]
         return Piece(s, e, SELF, r, via, [], model.WAKEUP, ev)
+
+    def _holder_stall(self, s: int, e: int, r: int, via: int, pid: int, wtid: int, wcomm: str) -> Piece | None:
+        """A lock (a mutex, the GIL) held by a thread that was itself stalled in the kernel:
+        the stall is the cause, the lock only passed it on."""
+        lost = self.c.peer_lost_time(pid, s, e, tid=wtid)
+        lost.pop(model.LOCK_CONTENTION, None)
+        if not lost:
+            return None
+        mech, (ns, row) = max(lost.items(), key=lambda kv: kv[1][0])
+        if ns < PEER_MIN_FRACTION * (e - s):
+            return None
+        shares = self._stall_culprits(mech, row, pid, s, e)
+        ev = [f"blocked {(e - s) / 1e6:.1f} ms on a lock held by thread {wtid} ({wcomm})",
+              f"which spent {ns / 1e6:.1f} ms in {mech} meanwhile"]
+        ev += [f"pid {x.pid} ({x.comm}) {x.share:.0%} of the cause" for x in shares[:3]]
+        return Piece(s, e, mech, r, via, shares, model.LOCK, ev, cause_row=row)
+
+    def _stall_culprits(self, mech: str, row: int, pid: int, s: int, e: int) -> list[Share]:
+        t = self.t
+        if mech == model.MEMORY_RECLAIM_CAUSE:
+            return self.c.memory(int(t.ts[row]), int(t.end[row]), pid, int(t.cgroup[row]))
+        if mech == model.DISK_IO_CAUSE:
+            return self.c.disk(int(t.ts[row]), int(t.end[row]), pid)
+        return [x for x in self.c.cpu(int(t.cpu[row]), max(s, int(t.ts[row])), min(e, int(t.end[row])),
+                                      int(t.tid[row])) if x.pid != pid]
 
     def _peer(self, tid: int, span: AppSpan, s: int) -> tuple[int, int, str, int] | None:
         """(pid, tid, comm, send row) of the process the thread waits on: the owner of the
@@ -219,18 +284,11 @@ class Attributor:
         mech, (ns, row) = max(lost.items(), key=lambda kv: kv[1][0]) if lost else ("", (0, -1))
         head = f"waited {(e - s) / 1e6:.1f} ms for pid {ppid} ({pcomm}) to answer"
         if ns >= PEER_MIN_FRACTION * (e - s) and row >= 0:
-            if mech == model.MEMORY_RECLAIM_CAUSE:
-                shares = self.c.memory(int(t.ts[row]), int(t.end[row]), ppid, int(t.cgroup[row]))
-                what = "in memory reclaim"
-            elif mech == model.DISK_IO_CAUSE:
-                shares = self.c.disk(int(t.ts[row]), int(t.end[row]), ppid)
-                what = "writing to disk"
-            elif mech == model.LOCK_CONTENTION:
+            if mech == model.LOCK_CONTENTION:
                 shares = [Share(ppid, int(t.waker_tid[row]), str(t.waker_comm[row]), 1.0, float(ns))]
-                what = "waiting for a lock"
             else:
-                shares = self.c.cpu(int(t.cpu[row]), max(s, int(t.ts[row])), min(e, int(t.end[row])), int(t.tid[row]))
-                what = "waiting for a CPU"
+                shares = self._stall_culprits(mech, row, ppid, s, e)
+            what = _STALL_WORDS[mech]
             ev = [head, f"its threads spent {ns / 1e6:.1f} ms {what} meanwhile"]
             ev += [f"pid {x.pid} ({x.comm}) {x.share:.0%} of the cause" for x in shares[:3]]
             return Piece(s, e, mech, r, via, shares, model.WAKEUP, ev, cause_row=row, peer_send=send)

@@ -29,7 +29,6 @@ from causal_processor.causal.table import (
 MEMORY_LOOKBACK_NS = 2_000_000_000  # pressure builds up before the stall
 DISK_LOOKBACK_NS = 1_000_000_000  # dirty data written this long ago is still being flushed
 CPU_BOUND_WINDOW_NS = 1_000_000_000
-LOCK_MIN_NS = 1_000_000
 DISK_WRITE_MIN_BYTES = 4096  # smaller writes (eventfds, pipes, logs) do not wait on a disk
 _INF = np.iinfo(np.int64).max // 4
 
@@ -173,16 +172,18 @@ class Culprits:
         ) + sl.start
         return {(str(t.daddr[i]), int(t.dport[i])) for i in rows}
 
-    def retransmits(self, peers: set[tuple[str, int]], start: int, end: int) -> np.ndarray:
+    def retransmits(self, peers: set[tuple[str, int]], start: int, end: int,
+                    ports: frozenset[int] = frozenset()) -> np.ndarray:
         """Rows of retransmits in [start, end) on connections to these remote ends, in
         either direction. Matched by the remote end only: a connection still in its
         handshake has no other event yet, and its local port is not known."""
         t = self.t
-        if not peers:
+        if not peers and not ports:
             return np.zeros(0, dtype=np.int64)
         idx = np.flatnonzero((t.etype == T_RETRANS) & (t.ts >= start) & (t.ts < end))
         return np.array([i for i in idx if (str(t.daddr[i]), int(t.dport[i])) in peers
-                         or (str(t.saddr[i]), int(t.sport[i])) in peers], dtype=np.int64)
+                         or (str(t.saddr[i]), int(t.sport[i])) in peers
+                         or int(t.dport[i]) in ports or int(t.sport[i]) in ports], dtype=np.int64)
 
     def reclaim_time(self, start: int, end: int, exclude_pid: int) -> float:
         """ns other processes spent in memory reclaim during [start, end)."""
@@ -215,13 +216,15 @@ class Culprits:
         key = t.flow_key(send)
         return any(t.flow_key(int(i)) == key for i in idx)
 
-    def peer_lost_time(self, pid: int, start: int, end: int) -> dict[str, tuple[int, int]]:
+    def peer_lost_time(self, pid: int, start: int, end: int, tid: int = 0) -> dict[str, tuple[int, int]]:
         """Time the peer process's threads lost in [start, end), per kernel mechanism:
-        {mechanism: (ns summed over threads, row of its largest interval)}. Plain
-        blocked time is left out (idle pool workers are blocked too, for no fault of
-        anyone), and so are waits ended by the main thread, which dispatches work."""
+        {mechanism: (ns summed over threads, row of its largest interval)}. Blocked
+        time is left out: idle pool workers are blocked too, for no fault of anyone,
+        and waits woken by siblings are mostly the interpreter lock and work queues."""
         t = self.t
         m = (t.pid == pid) & (t.ts < end) & (t.end > start)
+        if tid:
+            m &= t.tid == tid
         big = (t.etype == T_WRITE) & (t.nbytes >= DISK_WRITE_MIN_BYTES)
         idx = np.flatnonzero(m & ((t.etype == T_RECLAIM) | (t.etype == T_SWITCH) | (t.etype == T_FSYNC) | big))
         out: dict[str, tuple[int, int]] = {}
@@ -247,11 +250,6 @@ class Culprits:
                 if runq > 0:
                     rs = max(int(t.end[i]) - runq, start)
                     add("cpu-contention", max(0, min(int(t.end[i]), end) - rs), i)
-                # a wait ended by a sibling other than the main (dispatching) thread: a lock
-                wt = int(t.waker_tid[i])
-                if (t.off_reason[i] != 2 and int(t.waker_pid[i]) == pid and wt not in (pid, int(t.tid[i]))
-                        and int(t.dur[i]) >= LOCK_MIN_NS):
-                    add("lock-contention", ov, i)
         return out
 
     def _clip(self, i: int, start: int, end: int) -> int:

@@ -90,17 +90,26 @@ def candidates(graph: model.CausalGraph) -> list[Candidate]:
     for key, cand in groups.items():
         if per_culprit[key]:
             best = max(per_culprit[key].items(), key=lambda kv: kv[1])
-            cand.culprit, cand.culprit_ns = best[0], int(best[1])
+            cand.culprit = best[0]
+            cand.culprit_ns = int(max(best[1], _same_program(per_culprit[key], best[0])))
     return sorted(groups.values(), key=lambda c: -c.contribution_ns)
 
 
 def explains(cand: Candidate, end_to_end_ns: int) -> bool:
-    """Whether a candidate explains enough of the latency to be named."""
+    """Whether a candidate explains enough of the latency to be named: the culprit it
+    would name must itself account for that much (time spread thin over many
+    processes, like everyday CPU sharing, blames nobody)."""
     need = max(
         MIN_CONTRIBUTION_NS.get(cand.mechanism, DEFAULT_MIN_CONTRIBUTION_NS),
         MIN_FRACTION.get(cand.mechanism, DEFAULT_MIN_FRACTION) * end_to_end_ns,
     )
-    return cand.contribution_ns >= need
+    named = cand.culprit_ns if cand.culprit is not None else cand.contribution_ns
+    return cand.contribution_ns >= need and named >= need
+
+
+def _same_program(per: dict[model.Culprit, float], top: model.Culprit) -> float:
+    """Time of the top culprit's program: three `cpu-hog` processes are one cause."""
+    return sum(ns for c, ns in per.items() if c.comm == top.comm and c.comm)
 
 
 def root_cause(graph: model.CausalGraph) -> tuple[RootCause, list[Candidate]]:

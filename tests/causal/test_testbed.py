@@ -1,0 +1,83 @@
+"""The engine judged on real incidents: the testbed's faults, real eBPF capture, the real
+processor (OTLP, join, chdb), `explain`. Two repetitions of every scenario; the
+evaluation script runs more (docs/EVALUATION.md)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bench.causal.pipeline import Pipeline
+
+pytestmark = [pytest.mark.ebpf, pytest.mark.slow]
+
+SCENARIOS = ("memory-pressure", "cpu-contention", "disk-stall", "packet-loss", "lock-contention",
+             "slow-dependency", "none", "cpu-distractor", "memory-pressure+distractor",
+             "memory-pressure+slow-dependency")
+REPS = 2
+
+
+@pytest.fixture(scope="module")
+def verdicts(dsn):
+    if os.geteuid() != 0:
+        pytest.skip("the testbed and eBPF capture need root")
+    out: dict[str, list] = {name: [] for name in SCENARIOS}
+    with Pipeline(dsn) as p:
+        for _ in range(REPS):
+            for name in SCENARIOS:
+                out[name].append(p.run(name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def dsn(chdb_dir):
+    """A database of this module's own in the session's one chdb directory."""
+    return f"chdb://{chdb_dir}?database=causal_testbed"
+
+
+def _explain(v) -> str:
+    d = v.to_dict()
+    return f"{v.scenario}: got {d['mechanism']} {d['culprit']} expected {d['expected']} segments {d['segments'][:6]}"
+
+
+FAULTS = [s for s in SCENARIOS if s not in ("none", "cpu-distractor")]
+MIN_OVERALL = 0.85  # measured AC@1 is in docs/EVALUATION.md; this machine is shared and loaded
+
+
+@pytest.mark.parametrize("name", FAULTS)
+def test_fault_is_named_with_its_culprit(verdicts, name) -> None:
+    """Each fault is named with its culprit in at least one of its two runs, and the
+    runs that name it get the contributions right (they tile the latency)."""
+    runs = verdicts[name]
+    right = [v for v in runs if v.explanation is not None and v.checks["mechanism"] and v.checks["culprit"]]
+    assert right, "; ".join(_explain(v) for v in runs)
+    for v in right:
+        assert v.explanation.graph.critical_path_ns == v.explanation.end_to_end_ns
+
+
+def test_accuracy_over_all_fault_runs(verdicts) -> None:
+    runs = [v for name in FAULTS for v in verdicts[name]]
+    right = [v for v in runs if all(v.checks.values())]
+    wrong = [_explain(v) for v in runs if not all(v.checks.values())]
+    assert len(right) / len(runs) >= MIN_OVERALL, wrong
+
+
+@pytest.mark.parametrize("name", ["none", "cpu-distractor"])
+def test_nothing_is_blamed_without_a_fault(verdicts, name) -> None:
+    for v in verdicts[name]:
+        assert v.explanation is not None, v.error
+        assert v.explanation.root_cause.culprit is None, _explain(v)
+        # the machine is shared: a loopback retransmit that really delayed the slowest
+        # payment is an observed kernel event, and it blames no process
+        assert v.explanation.root_cause.mechanism in ("none", "tcp-retransmit"), _explain(v)
+
+
+def test_injected_delay_is_measured_within_20_percent(verdicts) -> None:
+    """slow-dependency sets its delay (900 ms, past the 750 ms deadline): the time the
+    engine puts on risk-check is the part of it the payment waited for."""
+    for v in verdicts["slow-dependency"]:
+        truth = next(f for f in v.truth.faults if f.kind == "slow-dependency")
+        waited = min(truth.intensity["delay_ms"], v.truth.timeout_ms)
+        got = v.explanation.root_cause.contribution_ns / 1e6
+        assert abs(got - waited) <= 0.2 * waited, _explain(v)
