@@ -46,6 +46,7 @@ SERVER_CHILD = "server_child"
 PARENT_THREAD = "parent_thread"
 SERVER_WAKEUP = "server_wakeup"
 PID_TIME = "pid_time"
+_PRUNE_STEP_NS = 1_000_000_000  # spans, connections and wake-ups are swept once per second of event time
 _OFF_CPU_MARGIN_NS = 20_000  # ≫ the measured kernel-app clock skew (±1 µs)
 CONFIDENCE = {SERVER_RECV: 0.95, CLIENT_CONN: 0.95, CLIENT_SEND: 0.9, SERVER_CHILD: 0.9,
               PARENT_THREAD: 0.85, SERVER_WAKEUP: 0.7, PID_TIME: 0.3}
@@ -104,18 +105,21 @@ class _Assignment:
 class _ThreadEvents:
     """One thread's buffered events, sorted by time on demand."""
 
-    __slots__ = ("dirty", "events", "times")
+    __slots__ = ("dirty", "events", "oldest", "times")
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
         self.times: list[int] = []
         self.dirty = False
+        self.oldest = 2**64
 
     def add(self, ev: dict[str, Any]) -> None:
-        if self.times and ev["timestamp_ns"] < self.times[-1]:
+        ts = ev["timestamp_ns"]
+        if self.times and ts < self.times[-1]:
             self.dirty = True
+        self.oldest = min(self.oldest, ts)
         self.events.append(ev)
-        self.times.append(ev["timestamp_ns"])
+        self.times.append(ts)
 
     def between(self, lo: int, hi: int) -> list[dict[str, Any]]:
         if self.dirty:
@@ -125,11 +129,14 @@ class _ThreadEvents:
         return self.events[bisect.bisect_left(self.times, lo): bisect.bisect_right(self.times, hi)]
 
     def prune(self, before: int) -> list[dict[str, Any]]:
+        if self.oldest >= before:
+            return []  # nothing that old: no sort, no copy
         self.between(0, 0)
         i = bisect.bisect_left(self.times, before)
         gone = self.events[:i]
         del self.events[:i]
         del self.times[:i]
+        self.oldest = self.times[0] if self.times else 2**64
         return gone
 
 
@@ -153,6 +160,7 @@ class Joiner:
         self._children: dict[str, list[str]] = {}
         self._assigned: dict[int, _Assignment] = {}
         self._max_seen = 0
+        self._pruned_to = 0
         self._last_input = time.monotonic()
         self.watermark = 0
         self._late: JoinOutput = JoinOutput()
@@ -479,6 +487,9 @@ class Joiner:
                 self._assigned.pop(ev["event_id"], None)
             if not th.events:
                 del self._threads[key]
+        if horizon - self._pruned_to < _PRUNE_STEP_NS:
+            return
+        self._pruned_to = horizon
         for conn in list(self._conn):
             rs = [r for r in self._conn[conn] if r[0] >= horizon - self.config.recv_lookback_ns]
             if rs:
