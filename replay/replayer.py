@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import signal
+import threading
 import time
 import zlib
 from collections import deque
@@ -191,6 +192,7 @@ class Replayer:
                 self.queues.setdefault(e.tid, deque()).append(i)
         self.threads: dict[int, _T] = {}
         self.pending_new: dict[int, int] = {}
+        self.timed_out = False
         self.own_signals: set[tuple[int, int]] = set()
         self.first_stop: set[int] = set()
         self.real_of: dict[int, int] = {}
@@ -230,6 +232,9 @@ class Replayer:
         exit_status: int | None = None
         last_progress = time.monotonic()
         progress_mark = 0
+        watchdog = threading.Timer(self.opts.timeout_s, self._time_out)
+        watchdog.daemon = True
+        watchdog.start()
         pt.cont(root)
         try:
             while self.threads:
@@ -238,13 +243,15 @@ class Replayer:
                     self.notes.append(f"timed out after {self.opts.timeout_s:.0f} s")
                     stopped = True
                     break
-                deadline = t0 + self.opts.timeout_s
+                # block in waitpid unless something is due: a timer, a held thread (stall
+                # detection, the token's owner sleeping); the watchdog enforces timeout_s
+                deadline: float | None = None
                 if self.timers:
-                    deadline = min(deadline, min(t for t, _, _ in self.timers))
-                held = any(t.held for t in self.threads.values())
+                    deadline = min(t for t, _, _ in self.timers)
+                held = any(t.held or t.exit_regs is not None for t in self.threads.values())
                 if held:
                     stall = last_progress + self.opts.stall_s
-                    deadline = min(deadline, stall)
+                    deadline = stall if deadline is None else min(deadline, stall)
                     if self.running is not None:
                         deadline = min(deadline, time.monotonic() + 0.001)
                 got = wait_stop(deadline)
@@ -279,6 +286,10 @@ class Replayer:
         except _Stop:
             stopped = True
         finally:
+            watchdog.cancel()
+            if self.timed_out:
+                self.notes.append(f"timed out after {self.opts.timeout_s:.0f} s")
+                stopped = True
             for tid in list(self.threads):
                 with contextlib.suppress(OSError):
                     os.kill(tid, signal.SIGKILL)
@@ -309,6 +320,13 @@ class Replayer:
                     d = (r.duration_ns - ev.d) if r.duration_ns is not None else 0
                     delta[i] = delta.get(i, 0) + d + r.delay_enter_ns + r.delay_exit_ns
         return delta
+
+    def _time_out(self) -> None:
+        """Watchdog (another thread): kill the tree, the tracer's waitpid then returns."""
+        self.timed_out = True
+        for tid in list(self.threads):
+            with contextlib.suppress(OSError):
+                os.kill(tid, signal.SIGKILL)
 
     def _add_thread(self, tid: int, rtid: int, tgid: int) -> _T:
         th = _T(rtid, tgid)

@@ -138,3 +138,20 @@ def test_race_fails_for_some_fuzz_seed_and_that_seed_fails_ten_times(tmp_path):
         out = replay_captured(rec, build_options(rec=rec, fuzz_seed=seed))
         assert b"TypeError: 'NoneType' object is not subscriptable" in out.stderr
         assert out.stdout == b""
+
+
+def test_sandbox_keeps_replays_from_writing(tmp_path):
+    """On script a write-open is a /dev/null placeholder; off script (changed args) writes
+    outside the scratch directory are refused. Either way nothing lands on disk."""
+    target, other = tmp_path / "a.log", tmp_path / "b.log"
+    path = str(tmp_path / "w.kpr")
+    status, _ = record([PY, str(CORPUS / "write_file.py"), str(target)], path)
+    assert status == 0 and target.read_text() == "ledger entry\n"
+    target.unlink()
+    rec = Recording.load(path)
+    same = replay_captured(rec, ReplayOptions())
+    assert same.stdout == f"wrote {target}\n".encode() and not target.exists()
+    changed = replay_captured(rec, build_options(
+        rec=rec, argv=[PY, str(CORPUS / "write_file.py"), str(other)]))
+    assert changed.replay.divergence is not None
+    assert changed.stdout == b"refused: Permission denied\n" and not other.exists()

@@ -1,0 +1,103 @@
+"""Record overhead against the native run and `strace -f`, and replay speed against record.
+
+    .venv/bin/python bench/replay/bench_replay.py [--syscalls 20000] [--payments 20]
+
+Workloads (each variant measured in the same run, on the same machine load):
+- syscall-heavy: `dd if=/dev/zero of=/dev/null bs=1 count=N` (one read + one write per
+  byte; every read is an outside input the recorder must store);
+- a testbed service: settlement-svc (waitress, 32 threads, flock + write + fsync per
+  payment) handling P payments over HTTP, then SIGTERM. Two numbers: the time to
+  answer the payments (what a recorded production service pays per request) and the
+  whole run including interpreter start-up.
+Variants: native; `strace -f -qq -o /dev/null`; `kprobe replay record`; and the replay
+of that recording (inside its own network namespace, the clients gone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "replay"))
+from service_driver import run_service, service_env  # noqa: E402
+
+PY = str(ROOT / ".venv" / "bin" / "python")
+RECORD = [PY, "-m", "replay", "record", "-q", "-o"]
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=env, cwd=str(ROOT))
+    return time.monotonic() - t0
+
+
+def _best(fn, repeat: int) -> float:
+    return min(fn() for _ in range(repeat))
+
+
+def bench_dd(n: int, tmp: str, repeat: int) -> dict[str, float]:
+    dd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={n}"]
+    rec = os.path.join(tmp, "dd.kpr")
+    out = {
+        "native": _best(lambda: _timed(dd), repeat),
+        "strace -f": _best(lambda: _timed(["strace", "-f", "-qq", "-o", "/dev/null", *dd]), repeat),
+        "record": _best(lambda: _timed([*RECORD, rec, "--", *dd]), repeat),
+    }
+    out["replay"] = _best(lambda: _timed([PY, "-m", "replay", "run", rec]), repeat)
+    return out
+
+
+def bench_service(payments: int, tmp: str, repeat: int) -> dict[str, tuple[float, float]]:
+    rec = os.path.join(tmp, "svc.kpr")
+
+    def once(prefix: list[str]) -> tuple[float, float]:
+        t0 = time.monotonic()
+        done, answers, serving = run_service(prefix, tmp, payments)
+        assert len(answers) == payments and done.returncode == 0, done.stderr[-500:]
+        return serving, time.monotonic() - t0
+
+    out = {
+        "native": min(once([]) for _ in range(repeat)),
+        "strace -f": min(once(["strace", "-f", "-qq", "-o", "/dev/null"]) for _ in range(repeat)),
+        "record": min(once([*RECORD, rec, "--"]) for _ in range(repeat)),
+    }
+    replay = _best(lambda: _timed([PY, "-m", "replay", "run", rec], env=service_env(tmp)), 1)
+    out["replay"] = (float("nan"), replay)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--syscalls", type=int, default=20000, help="dd bytes (2 syscalls each)")
+    ap.add_argument("--payments", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        dd = bench_dd(a.syscalls, tmp, a.repeat)
+        svc = bench_service(a.payments, tmp, a.repeat)
+    print(f"load average: {os.getloadavg()[0]:.1f}")
+    print(f"\n### syscall-heavy: dd bs=1 count={a.syscalls} ({2 * a.syscalls} syscalls)\n")
+    print("| variant | seconds | ratio to native |\n|---|---|---|")
+    for k, v in dd.items():
+        print(f"| {k} | {v:.3f} | {v / dd['native']:.1f} |")
+    print(f"\nreplay / record: {dd['replay'] / dd['record']:.2f}")
+    print(f"\n### testbed settlement-svc, {a.payments} payments\n")
+    print("| variant | answering the payments (s) | ratio to native | whole run incl. start-up (s) | ratio to native |")
+    print("|---|---|---|---|---|")
+    n_serve, n_total = svc["native"]
+    for k, (serve, total) in svc.items():
+        s = "— | —" if serve != serve else f"{serve:.3f} | {serve / n_serve:.2f}"
+        print(f"| {k} | {s} | {total:.3f} | {total / n_total:.2f} |")
+    print(f"\nreplay / record (whole run): {svc['replay'][1] / svc['record'][1]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
