@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def _api_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-index", action="store_true",
                    help="do not explain completed transactions in the background (chain search "
                    "then covers only graphs someone asked for)")
+    g.add_argument("--recordings-dir", metavar="DIR",
+                   help="replay recordings the ReplayService may use (<transaction_id>.kpr or by name; "
+                   "default $KPROBE_DATA_DIR/recordings)")
     g.add_argument("--max-replay-sessions", type=int, default=32)
     g.add_argument("--max-running-replays", type=int, default=2)
 
@@ -95,7 +99,8 @@ def _serve(args: argparse.Namespace, store, live=None) -> None:
 
     cfg = api_config(args)
     graphs = _open_graphs(args)
-    backends = backends_for(store, graphs)
+    recordings = args.recordings_dir or os.path.join(os.environ.get("KPROBE_DATA_DIR", "/var/lib/kprobe"), "recordings")
+    backends = backends_for(store, graphs, recordings)
     indexer = None if args.no_index else GraphIndexer(store, backends.analyzer).start()
     try:
         asyncio.run(_serve_until_signalled(ApiServer(cfg, backends, live=live)))
@@ -126,8 +131,6 @@ async def _serve_until_signalled(server) -> None:  # server: ApiServer
 
 
 def run_api(args: argparse.Namespace) -> int:
-    import os
-
     from causal_processor.storage.clickhouse import StorageError
     from causal_processor.storage.store import ClickHouseEventStore
 

@@ -6,19 +6,26 @@ Backends that are not built yet (or cannot start here) are recorded in
 
 from __future__ import annotations
 
+import os
+
 from causal_processor.graphstore import GraphStore
 from causal_processor.storage.store import EventStore
 
 from .backends import Backends
 from .engine import EngineAnalyzer
 from .graph_index import GraphChains
+from .replay_runner import RecordingLibrary
 
 
-def backends_for(store: EventStore, graphs: GraphStore | None = None) -> Backends:
+def backends_for(store: EventStore, graphs: GraphStore | None = None,
+                 recordings: str | os.PathLike[str] | None = None) -> Backends:
     b = Backends(store=store, analyzer=EngineAnalyzer(store, graphs))
     if graphs is not None:
         b.chains = GraphChains(graphs)
     else:
         b.missing["chains"] = "no graph store configured (--graph-store)"
-    b.missing["replay"] = "the replay engine's session API is not wired yet"
+    if recordings is not None:
+        b.replay = RecordingLibrary(recordings)
+    else:
+        b.missing["replay"] = "no recordings directory configured (--recordings-dir)"
     return b

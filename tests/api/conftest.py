@@ -36,10 +36,10 @@ class Env:
     def store(self):
         return self.running.processor.store
 
-    def start_api(self, **config) -> ServerThread:
+    def start_api(self, recordings: str | None = None, **config) -> ServerThread:
         """Another API server over the same processor (e.g. with auth on)."""
         p = self.running.processor
-        return ServerThread(ApiServer(ApiConfig(port=0, **config), backends_for(p.store, self.graphs),
+        return ServerThread(ApiServer(ApiConfig(port=0, **config), backends_for(p.store, self.graphs, recordings),
                                       live=p.live.subscribe)).start()
 
 

@@ -320,4 +320,4 @@ def test_causal_chains_by_culprit_and_mechanism(env, stubs):
 
 def test_unwired_replay_says_so(stubs):
     e = rpc_error(stubs.replay.CreateSession, replay_pb2.CreateReplaySessionRequest(transaction_id=dataset.FAILED))
-    assert e.code() == grpc.StatusCode.UNIMPLEMENTED and "not wired" in e.details()
+    assert e.code() == grpc.StatusCode.UNIMPLEMENTED and "no recordings directory" in e.details()

@@ -143,7 +143,7 @@ class SessionManager:
             progress = replay_pb2.ReplayProgress()
             progress.CopyFrom(s.msg.progress)
             yield progress
-            if s.msg.state in FINAL:
+            if progress.state in FINAL:  # decided on what was sent, not on what changed since
                 return
             await changed.wait()
 
