@@ -74,7 +74,7 @@ def test_concurrent_payments_each_get_exactly_their_kernel_events(dsn, arrival):
         assert len({t["tid"] for t in truth.values()}) > 1  # really served by several threads
 
         # every payment's spans arrived and were processed without kernel data (kernel_late)
-        assert _wait(lambda: len(store.find_transactions(service="payments", limit=1000)) == PAYMENTS, 20)
+        assert _wait(lambda: len(store.find_transactions(service="payments", limit=1000)) == PAYMENTS, 60)
         if arrival == "kernel_late":
             time.sleep(1.0)  # well past the 0.3 s window: the spans are already through the join
             assert store.transaction_events("pay-0") == []
@@ -88,7 +88,7 @@ def test_concurrent_payments_each_get_exactly_their_kernel_events(dsn, arrival):
             return all(len([e for e in store.transaction_events(p) if e["event_type"] == "SyscallWrite"])
                        == 2 + int(p.split("-")[1]) % 4 for p in truth)
 
-        assert _wait(done, 20)
+        assert _wait(done, 60)
         joined_anywhere, ahead, behind = {}, [], []
         for p, t in truth.items():
             evs = store.transaction_events(p)
@@ -150,14 +150,14 @@ def test_event_loop_server_workers_found_and_no_wrong_join(dsn):
         assert app.wait(30) == 0
         assert exporter.flush(30)
         exporter.shutdown()
-        assert _wait(lambda: len(store.find_transactions(service="payments", limit=1000)) == 18, 20)
+        assert _wait(lambda: len(store.find_transactions(service="payments", limit=1000)) == 18, 60)
 
         def writes(p: str) -> list[int]:
             return sorted(e["bytes"] for e in store.transaction_events(p)
                           if e["event_type"] == "SyscallWrite" and e["bytes"] != 777)
 
         # the payment's own work: exact, through its client call's connection
-        assert _wait(lambda: all(writes(p) == [1000 + k for k in range(2 + int(p[4:]) % 4)] for p in truth), 20)
+        assert _wait(lambda: all(writes(p) == [1000 + k for k in range(2 + int(p[4:]) % 4)] for p in truth), 60)
         time.sleep(1.0)  # let the last join steps (wake-up evidence) run
         ledger_joined = 0
         for p, t in truth.items():

@@ -42,7 +42,7 @@ def _kernel_request(pid: int, evs):
     return otlp.events_to_request(evs, {pid: otlp.process_resource(pid, "python3", service="payments")})
 
 
-def _wait(pred, timeout=10.0):
+def _wait(pred, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():

@@ -58,7 +58,7 @@ def _payments(grpc_port: int, n: int) -> dict[str, tuple[str, list[dict]]]:
     return out
 
 
-def _wait(pred, timeout=15.0) -> bool:
+def _wait(pred, timeout=45.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
