@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-COMPONENT_CLIS: tuple[str, ...] = ("collector_receiver.cli", "causal_processor.cli", "causal_processor.causal.cli", "causal_processor.api.cli", "replay.cli", "dashboards.cli")
+COMPONENT_CLIS: tuple[str, ...] = ("collector_receiver.cli", "causal_processor.cli", "causal_processor.causal.cli", "causal_processor.api.cli", "replay.cli", "dashboards.cli", "testbed.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ import json
 import signal
 from typing import Any
 
+from testbed.faults import check_spec
 from testbed.faults.spec import parse_fault
 from testbed.scenarios import SCENARIOS, ScenarioSpec, scenario
 
@@ -49,13 +50,20 @@ def _scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout-ms", type=int, default=750,
                    help="payment-handler's deadline per payment (default 750)")
     p.add_argument("--duration", type=float, default=3.0, help="seconds of load (default 3)")
-    p.add_argument("--rate", type=float, default=8.0, help="payments per second (default 8)")
+    p.add_argument("--rate", type=float, default=None,
+                   help="payments per second (default 8; 2 in the memory-pressure scenarios)")
 
 
 def spec_from_args(args: argparse.Namespace) -> ScenarioSpec:
+    """The scenario the flags name; every fault option checked before anything starts."""
     extra = tuple(parse_fault(f) for f in args.fault)
+    for f in extra:
+        check_spec(f)
     name = args.scenario or ("custom" if extra else "memory-pressure")
-    return scenario(name, extra, duration_s=args.duration, rate_per_s=args.rate)
+    overrides: dict[str, float] = {"duration_s": args.duration}
+    if args.rate is not None:
+        overrides["rate_per_s"] = args.rate
+    return scenario(name, extra, **overrides)
 
 
 def _terminate_as_interrupt() -> None:

@@ -73,7 +73,7 @@ class Testbed:
             payments = load.stop()
         finally:
             errors = []
-            for fault in reversed(injected):
+            for fault in sorted(injected, key=lambda f: f.removal_order):
                 try:
                     fault.stop()
                 except Exception as e:  # every fault must be removed even if one fails

@@ -28,6 +28,10 @@ RISK_CHECK = "risk-check"
 SETTLEMENT = "settlement-svc"
 BATCH_JOB = "batch-job"
 SERVICES = (PAYMENT_HANDLER, RISK_CHECK, SETTLEMENT, BATCH_JOB)
+# every comm the testbed's processes and culprits run under: a capture by comm sees
+# the whole incident (services, batch job, hogs, disk writer, the lock holder thread)
+CAPTURE_COMMS = (PAYMENT_HANDLER, RISK_CHECK, SETTLEMENT, BATCH_JOB, "cpu-hog", "disk-writer",
+                 "ledger-compact")
 _MODULES = {
     PAYMENT_HANDLER: "testbed.services.payment_handler",
     RISK_CHECK: "testbed.services.risk_check",
@@ -79,6 +83,7 @@ class PaymentSystem:
         sweep_stale()
         try:
             self.workdir.mkdir(mode=0o700)
+            naming.write_owner(self.workdir)
             self.ledger_volume = LoopVolume(
                 self.workdir / "ledger.img", self.workdir / "ledger", 512)
             self.batch_volume = LoopVolume(

@@ -35,4 +35,9 @@ def build_fault(spec: FaultSpec, system: PaymentSystem) -> Fault:
     return FAULTS[spec.kind](spec, system)
 
 
-__all__ = ["FAULTS", "KINDS", "MECHANISMS", "Fault", "FaultSpec", "build_fault", "parse_fault"]
+def check_spec(spec: FaultSpec) -> None:
+    """Reject unknown options before anything starts (TestbedError)."""
+    FAULTS[spec.kind].check_options(spec)
+
+
+__all__ = ["FAULTS", "KINDS", "MECHANISMS", "Fault", "FaultSpec", "build_fault", "check_spec", "parse_fault"]

@@ -16,7 +16,7 @@ from testbed.truth import ProcessInfo
 
 
 def _admin(url: str, body: dict[str, float]) -> dict[str, object]:
-    r = requests.post(url, json=body, timeout=10)
+    r = requests.post(url, json=body, timeout=30)
     if r.status_code != 200:
         raise TestbedError(f"admin call {url} failed: HTTP {r.status_code} {r.text[:200]}")
     return dict(r.json())

@@ -20,14 +20,21 @@ class Fault(ABC):
     default_target: ClassVar[str]
     defaults: ClassVar[dict[str, float]]
     incident_after_s: ClassVar[float] = 0.5  # when, after start, the fault is at full strength
+    # faults go in this order (lowest first): the network and the CPU are
+    # freed before the admin hooks, which need settlement to answer
+    removal_order: ClassVar[int] = 5
 
-    def __init__(self, spec: FaultSpec, system: PaymentSystem) -> None:
-        unknown = set(spec.params) - set(self.defaults)
+    @classmethod
+    def check_options(cls, spec: FaultSpec) -> None:
+        unknown = set(spec.params) - set(cls.defaults)
         if unknown:
             raise TestbedError(
-                f"{self.kind} has no option {', '.join(sorted(unknown))}; "
-                f"options: {', '.join(sorted(self.defaults))}, target, start"
+                f"{cls.kind} has no option {', '.join(sorted(unknown))}; "
+                f"options: {', '.join(sorted(cls.defaults))}, target, start"
             )
+
+    def __init__(self, spec: FaultSpec, system: PaymentSystem) -> None:
+        self.check_options(spec)
         self.spec = spec
         self.system = system
         self.params = {**self.defaults, **spec.params}

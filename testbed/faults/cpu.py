@@ -20,6 +20,7 @@ class CpuContention(Fault):
     default_target = SETTLEMENT
     defaults = {"hogs": 3, "nice": -20, "cpu": -1}  # noqa: RUF012
     incident_after_s = 0.3
+    removal_order = 1
 
     def _cpu(self) -> int:
         cpu = int(self.params["cpu"])

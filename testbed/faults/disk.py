@@ -20,6 +20,7 @@ class DiskStall(Fault):
     default_target = SETTLEMENT
     defaults = {"writers": 1, "mbps": 8, "chunk_kb": 1024}  # noqa: RUF012
     incident_after_s = 1.0
+    removal_order = 3
 
     def inject(self) -> list[ProcessInfo]:
         if self.target != SETTLEMENT:

@@ -29,6 +29,7 @@ class MemoryPressure(Fault):
         "mbps": 4,  # batch volume write bandwidth, MiB/s: reclaim waits on it
     }
     incident_after_s = 1.0
+    removal_order = 2
 
     def inject(self) -> list[ProcessInfo]:
         system = self.system

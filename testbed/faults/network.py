@@ -23,8 +23,9 @@ class PacketLoss(Fault):
     kind = "packet-loss"
     mechanism = "tcp-retransmit"
     default_target = SETTLEMENT
-    defaults = {"loss": 60}  # noqa: RUF012
+    defaults = {"loss": 70}  # noqa: RUF012
     incident_after_s = 0.2
+    removal_order = 0
 
     def inject(self) -> list[ProcessInfo]:
         port = self.system.child(self.target).port

@@ -72,6 +72,7 @@ class LoopVolume:
     def remove(self) -> None:
         """Lift throttles, unmount, detach, delete the backing file. Idempotent."""
         if self.device:
+            numbers = self.dev_numbers
             for target in self._throttled_cgroups:
                 with contextlib.suppress(OSError):
                     self.throttle_writes(None, target)
@@ -80,6 +81,7 @@ class LoopVolume:
                 _run("umount", str(self.mountpoint))
             _run("losetup", "--detach", self.device)
             self.device = ""
+            drop_throttle_rule(numbers)
         if self.mountpoint.exists() and not os.path.ismount(self.mountpoint):
             self.mountpoint.rmdir()
         self.backing.unlink(missing_ok=True)
@@ -94,3 +96,23 @@ def loop_devices_backed_by(prefix: str) -> list[tuple[str, str]]:
         if len(parts) == 2 and parts[1].strip().startswith(prefix):
             found.append((parts[0], parts[1].strip()))
     return found
+
+
+def throttle_rules() -> dict[str, int]:
+    """"major:minor" -> bytes/s of the root blkio write throttles (cgroup v1; {} on v2)."""
+    path = V1_BLKIO / "blkio.throttle.write_bps_device"
+    if not path.exists():
+        return {}
+    rules = {}
+    for line in path.read_text().splitlines():
+        dev, _, bps = line.partition(" ")
+        rules[dev] = int(bps)
+    return rules
+
+
+def drop_throttle_rule(numbers: str) -> None:
+    """Remove a root blkio rule if one is left for this device (a rule would
+    otherwise slow down the next user of the loop device number)."""
+    if numbers in throttle_rules():
+        with contextlib.suppress(OSError):
+            (V1_BLKIO / "blkio.throttle.write_bps_device").write_text(f"{numbers} 0")

@@ -1,11 +1,13 @@
 """settlement-svc: writes one durable ledger entry per payment.
 
-The write is what a ledger does: take the ledger lock shared, append the entry
-as one page-aligned block (LEDGER_BLOCK_BYTES, default 256 KiB, so each entry
-needs fresh page-cache pages charged to this service's memory cgroup), fsync,
-release. The lock is flock(2) on a lock file: writers share it (O_APPEND keeps
-their entries whole), the compactor takes it exclusive, so a writer blocked by
-the compactor sleeps in the kernel until the compactor's unlock wakes it. Spans
+The write is what a ledger does: take the ledger lock shared, build the entry
+as one page-aligned block (LEDGER_BLOCK_BYTES, default 256 KiB), append it, fsync,
+release. Each entry needs fresh memory charged to this service's memory cgroup:
+the block buffer (page faults, taken with the GIL held, so a stall there stalls
+the whole service, as in any CPython service) and its page cache in write(2).
+The lock is flock(2) on a lock file: writers share it (O_APPEND keeps their
+entries whole), the compactor takes it exclusive, so a writer blocked by the
+compactor sleeps in the kernel until the compactor's unlock wakes it. Spans
 `ledger.write` > `ledger.lock.wait` / `ledger.append` / `ledger.fsync` mark each
 step. The admin hook starts the compactor (the lock-contention fault).
 """
@@ -42,6 +44,17 @@ class LedgerLock:
     def acquire(self, exclusive: bool = False) -> None:
         fcntl.flock(self._fd(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
 
+    def try_exclusive(self, stop: threading.Event) -> bool:
+        """Take the lock exclusively, polling so `stop` is honoured while writers
+        (stuck in a slow fsync, say) still hold it shared."""
+        while not stop.is_set():
+            try:
+                fcntl.flock(self._fd(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                stop.wait(0.002)
+        return False
+
     def release(self) -> None:
         fcntl.flock(self._fd(), fcntl.LOCK_UN)
 
@@ -66,7 +79,8 @@ class LedgerCompactor:
             ready.set()
             while not self._stop.is_set():
                 started = time.monotonic()
-                self._lock.acquire(exclusive=True)
+                if not self._lock.try_exclusive(self._stop):
+                    break
                 try:
                     self._stop.wait(hold_ms / 1000)
                 finally:

@@ -52,6 +52,15 @@ def named_failed_at(truth: GroundTruth, stage: str) -> None:
     assert before and all(p.status == "succeeded" for p in before)
 
 
+def settlement_call(sink: SpanSink, truth: GroundTruth) -> dict[str, Any]:
+    """payment-handler's client span of the named payment's call to settlement."""
+    assert truth.named is not None
+    spans = sink.wait_for(truth.named.trace_id, {"POST /risk/check", "ledger.write"})
+    risk = span_named(spans, "POST /risk/check")
+    return next(s for s in spans if s["service"] == "payment-handler" and s["name"] == "POST"
+                and s["start_ns"] > risk["end_ns"])
+
+
 def settlement_window(sink: SpanSink, truth: GroundTruth, span: str) -> dict[str, Any]:
     assert truth.named is not None
     spans = sink.wait_for(truth.named.trace_id, {span})
@@ -69,12 +78,9 @@ def test_memory_pressure_stalls_the_ledger_append_in_reclaim(
 
     # while payment-handler waited for settlement (its client span, cut by the
     # deadline), settlement was in memcg reclaim most of the time: in the named
-    # payment's own ledger write, or in the thread its append queued behind
-    # (appends to one file serialize on the inode lock)
-    assert truth.named is not None
-    spans = span_sink.wait_for(truth.named.trace_id, {"ledger.write"})
-    call = next(s for s in spans if s["service"] == "payment-handler" and s["name"] == "POST"
-                and s["start_ns"] > span_named(spans, "POST /risk/check")["end_ns"])
+    # payment's own ledger write, in the thread its append queued behind (appends
+    # to one file serialize on the inode lock), or in a page fault holding the GIL
+    call = settlement_call(span_sink, truth)
     settlement = truth.services["settlement-svc"].pid
     reclaim = of(evs, "MemoryReclaim", settlement)
     assert reclaim and all(e["reclaim_kind"] == "MEMCG" for e in reclaim)
@@ -112,15 +118,15 @@ def test_cpu_contention_queues_settlement_behind_the_hogs(
     hogs = {c.pid for c in fault.culprits}
     assert len(hogs) == 3
 
-    server = settlement_window(span_sink, truth, "POST /settlements")
+    call = settlement_call(span_sink, truth)
     settlement = truth.services["settlement-svc"].pid
     waits = [runq_ns(e) for e in of(evs, "SchedSwitch", settlement)
-             if overlap_ns(e, server["start_ns"], server["end_ns"])]
+             if overlap_ns(e, call["start_ns"], call["end_ns"])]
     assert max(waits) >= 50 * MS
     assert sum(waits) >= 200 * MS
     # the hogs ran on settlement's CPU meanwhile
     hog_events = [e for e in evs if e["pid"] in hogs
-                  and overlap_ns(e, server["start_ns"], server["end_ns"])]
+                  and overlap_ns(e, call["start_ns"], call["end_ns"])]
     assert hog_events and {e["cpu"] for e in hog_events} == {cpu}
 
 
