@@ -38,6 +38,8 @@ from kprobe import events
 log = logging.getLogger(__name__)
 
 FLUSH_NS = 100_000_000  # a partial batch is flushed once its first record is this old
+CONSUMER_NICE = -5  # the consumer thread's nice value (needs CAP_SYS_NICE; kept as is without)
+METRICS_PERIOD_S = 10.0  # cumulative metrics go to the exporter this often, and at stop
 STOP_GRACE_S = 0.01  # a BPF program runs for microseconds; after this none still writes
 
 EventBatch = list[dict[str, Any]]
@@ -87,6 +89,7 @@ class Capture:
         command_env: dict[str, str] | None = None,
         command_stdout: int | IO[Any] | None = None,
         command_stderr: int | IO[Any] | None = None,
+        consumer_nice: int | None = CONSUMER_NICE,
     ) -> None:
         self.types = list(types or events.EVENT_TYPE_NAMES)
         for t in self.types:
@@ -98,6 +101,7 @@ class Capture:
         self.command_env = command_env
         self.command_stdout = command_stdout
         self.command_stderr = command_stderr
+        self.consumer_nice = consumer_nice
         self.on_events = on_events
         self.on_records = on_records
         self.exporter = exporter
@@ -274,16 +278,31 @@ class Capture:
     def _consume(self) -> None:
         programs = self._programs
         assert programs is not None
+        self._raise_priority()
         polls = 0
+        last_metrics = time.monotonic()
         try:
             while self._running.is_set():
                 self._handle(programs.poll(self.poll_ms))
                 polls += 1
                 if polls % 20 == 0:
                     self._read_stats(programs)
+                if self.exporter is not None and time.monotonic() - last_metrics > METRICS_PERIOD_S:
+                    last_metrics = time.monotonic()
+                    with self._lock:
+                        self.exporter.export_metrics(self)
         except BaseException as e:  # surfaced by stop()
             log.exception("capture consumer failed")
             self._error = e
+
+    def _raise_priority(self) -> None:
+        """Run the consumer above the workloads it traces, so a busy host does not starve it."""
+        if self.consumer_nice is None:
+            return
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.consumer_nice)
+        except OSError as e:
+            log.debug("consumer priority unchanged (%s)", e)
 
     def _handle(self, chunks: list[bytes]) -> None:
         if not chunks:

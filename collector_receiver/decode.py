@@ -189,8 +189,12 @@ def _raw(addrs: np.ndarray) -> list[bytes]:
     ]
 
 
+_EMPTY_CONTEXT = events.empty_context()
+
+
 def _with_context(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    empty = events.empty_context
+    """Each event gets its own (not yet joined) financial context."""
+    copy = _EMPTY_CONTEXT.copy
     for ev in evs:
-        ev["financial_context"] = empty()
+        ev["financial_context"] = copy()
     return evs

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from collector_receiver import errors, record
+from collector_receiver import errors, record, targets
 from collector_receiver.btf import BTFError, KernelBTF
 
 log = logging.getLogger(__name__)
@@ -33,23 +33,32 @@ PROGRAM_FILES = (
 RINGBUF_PAGES = 8192  # 32 MiB: absorbs ~1 s of a starved consumer at 200k events/s
 TIMER_FLUSH_PERIOD_NS = 50_000_000
 
-_READ = ("read", "pread64", "readv")
-_WRITE = ("write", "pwrite64", "writev")
-_SOCK_OUT = ("sendto", "sendmsg")
-_SOCK_IN = ("recvfrom", "recvmsg")
+# Each traced syscall and the event its enter..exit becomes; None: joined only to
+# lend its fd and start time to the TCP records of the same thread.
+SYSCALLS: dict[str, str | None] = {
+    "read": "SyscallRead", "pread64": "SyscallRead", "readv": "SyscallRead",
+    "write": "SyscallWrite", "pwrite64": "SyscallWrite", "writev": "SyscallWrite",
+    "fsync": "SyscallFsync", "fdatasync": "SyscallFsync",
+    "sendto": None, "sendmsg": None, "recvfrom": None, "recvmsg": None,
+}
+_SOCKET_OUT, _SOCKET_IN = ("sendto", "sendmsg"), ("recvfrom", "recvmsg")
 
 
 def _syscalls(*names: str) -> tuple[str, ...]:
     return tuple(f"syscalls:sys_{d}_{n}" for n in names for d in ("enter", "exit"))
 
 
+def _of(event_type: str) -> tuple[str, ...]:
+    return tuple(n for n, t in SYSCALLS.items() if t == event_type)
+
+
 TYPE_TRACEPOINTS: dict[str, tuple[str, ...]] = {
-    "SyscallRead": _syscalls(*_READ),
-    "SyscallWrite": _syscalls(*_WRITE),
-    "SyscallFsync": _syscalls("fsync", "fdatasync"),
+    "SyscallRead": _syscalls(*_of("SyscallRead")),
+    "SyscallWrite": _syscalls(*_of("SyscallWrite")),
+    "SyscallFsync": _syscalls(*_of("SyscallFsync")),
     # The socket layer gives bytes and 4-tuple; the syscalls give fd and start time.
-    "TCPSend": ("sock:sock_send_length", *_syscalls(*_SOCK_OUT, *_WRITE)),
-    "TCPRecv": ("sock:sock_recv_length", *_syscalls(*_SOCK_IN, *_READ)),
+    "TCPSend": ("sock:sock_send_length", *_syscalls(*_SOCKET_OUT, *_of("SyscallWrite"))),
+    "TCPRecv": ("sock:sock_recv_length", *_syscalls(*_SOCKET_IN, *_of("SyscallRead"))),
     # Retransmits are attributed to the traced thread that connected or last used the socket.
     "TCPRetransmit": ("tcp:tcp_retransmit_skb", "sock:inet_sock_set_state",
                       "sock:sock_send_length", "sock:sock_recv_length"),
@@ -80,11 +89,29 @@ _PROBE_RE = re.compile(r"TRACEPOINT_PROBE\((\w+),\s*(\w+)\)")
 
 
 def program_text() -> str:
-    """The programs as one bcc source, with the generated record definitions."""
+    """The programs as one bcc source, with the generated definitions and syscall probes."""
     header = (BPF_DIR / HEADER).read_text().replace(
-        "KP_GENERATED_DEFINITIONS", record.c_definitions()
+        "KP_GENERATED_DEFINITIONS", record.c_definitions() + targets.c_definitions()
     )
-    return "\n".join([header, *((BPF_DIR / f).read_text() for f in PROGRAM_FILES)])
+    parts = [header]
+    for f in PROGRAM_FILES:
+        parts.append((BPF_DIR / f).read_text())
+        if f == "syscalls.bpf.c":
+            parts.append(syscall_probes())
+    return "\n".join(parts)
+
+
+def syscall_probes() -> str:
+    """One enter and one exit TRACEPOINT_PROBE per entry of SYSCALLS."""
+    out = []
+    for name, event_type in SYSCALLS.items():
+        kind = f"KP_{event_type}" if event_type else "0"
+        for direction, body in (("enter", f"kp_call_enter({kind}, args->fd)"),
+                                ("exit", "kp_call_exit(args->ret)")):
+            tp = f"sys_{direction}_{name}"
+            out.append(f"#ifdef KP_TP_syscalls__{tp}\n"
+                       f"TRACEPOINT_PROBE(syscalls, {tp}) {{ return {body}; }}\n#endif")
+    return "\n".join(out) + "\n"
 
 
 def program_tracepoints(text: str) -> tuple[str, ...]:

@@ -18,6 +18,13 @@ from pathlib import Path
 from collector_receiver.errors import CaptureError
 
 MODE_OFF, MODE_ALL, MODE_PIDS, MODE_COMM, MODE_CGROUP = 0, 1, 2, 3, 4
+MODES = {"OFF": MODE_OFF, "ALL": MODE_ALL, "PIDS": MODE_PIDS, "COMM": MODE_COMM,
+         "CGROUP": MODE_CGROUP}
+
+
+def c_definitions() -> str:
+    """The filter modes as C defines for the programs (this module is their one definition)."""
+    return "".join(f"#define KP_MODE_{name} {value}\n" for name, value in MODES.items())
 
 
 @dataclass

@@ -31,10 +31,24 @@ from collector_receiver import Capture, Policy, decode
 from kprobe import otlp
 
 DD_TIME = re.compile(r"copied, ([0-9.]+) s")
+CPU_TIME = re.compile(r"^dd-cpu ([0-9.]+)$", re.M)
+# Runs dd and reports dd's own CPU time (user + system, where the BPF programs run):
+# unlike wall time it does not depend on how busy the shared machine is.
+WRAP = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+        "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(f'dd-cpu {r.ru_utime + r.ru_stime:.6f}', file=sys.stderr)")
 
 
 def dd_cmd(n: int) -> list[str]:
-    return ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={n}"]
+    return [sys.executable, "-c", WRAP, "dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={n}"]
+
+
+def dd_times(stderr: str) -> tuple[float, float]:
+    """(wall, cpu) seconds of dd from the wrapper's stderr."""
+    cpu = CPU_TIME.search(stderr)
+    if not cpu:
+        raise RuntimeError(f"dd did not report its time: {stderr!r}")
+    return dd_seconds(stderr), float(cpu.group(1))
 
 
 def dd_seconds(stderr: str) -> float:
@@ -44,9 +58,9 @@ def dd_seconds(stderr: str) -> float:
     return float(m.group(1))
 
 
-def run_plain(n: int) -> float:
+def run_plain(n: int) -> tuple[float, float]:
     r = subprocess.run(dd_cmd(n), capture_output=True, text=True, check=True)
-    return dd_seconds(r.stderr)
+    return dd_times(r.stderr)
 
 
 def run_kprobe(command: list[str], keep: list[np.ndarray]) -> dict:
@@ -71,16 +85,19 @@ def run_kprobe(command: list[str], keep: list[np.ndarray]) -> dict:
                                        command_stderr=err) as cap:
         cap.wait(timeout=600)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    secs = [float(x) for x in DD_TIME.findall(errf.read_text())]
+    err_text = errf.read_text()
+    secs = [float(x) for x in DD_TIME.findall(err_text)]
+    cpu_dd = CPU_TIME.search(err_text)
     errf.unlink()
     counted = sum(c.count for c in cap.aggregates.counters.values())
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    return {"seconds": max(secs, default=0.0), "records": cap.stats.records, "dd_records": counted,
+    return {"seconds": max(secs, default=0.0),
+            "dd_cpu": float(cpu_dd.group(1)) if cpu_dd else 0.0, "records": cap.stats.records, "dd_records": counted,
             "lost": cap.stats.lost_events, "window": (span[1] - span[0]) / 1e9,
             "cpu_ns_per_event": cpu / max(cap.stats.records, 1) * 1e9}
 
 
-def run_syscount(n: int) -> float | None:
+def run_syscount(n: int) -> tuple[float, float] | None:
     tool = shutil.which("syscount-bpfcc")
     if not tool:
         return None
@@ -96,12 +113,18 @@ def run_syscount(n: int) -> float | None:
         p.communicate(timeout=30)
 
 
-def run_perf_trace(n: int) -> float | None:
+def run_perf_trace(n: int) -> tuple[float, float] | None:
     if not shutil.which("perf"):
         return None
     r = subprocess.run(["perf", "trace", "-e", "read,write", "-o", "/dev/null", "--", *dd_cmd(n)],
                        capture_output=True, text=True)
-    return dd_seconds(r.stderr)
+    return dd_times(r.stderr)
+
+
+def _best(runs: list[tuple[float, float] | None]) -> tuple[float, float] | None:
+    """The run with the least dd CPU time (the least disturbed by other work)."""
+    done = [r for r in runs if r is not None]
+    return min(done, key=lambda r: r[1]) if done else None
 
 
 def python_costs(recs: np.ndarray) -> dict:
@@ -149,26 +172,30 @@ def main() -> int:
     n = args.syscalls
     sampled: list[np.ndarray] = []
     run_kprobe(["true"], [])  # compile and load once, outside the measurements
-    plain = min(run_plain(n) for _ in range(args.repeat))
+    plain = _best([run_plain(n) for _ in range(args.repeat)])
     ours_runs = [run_kprobe(dd_cmd(n), sampled) for _ in range(args.repeat)]
-    ours = min(ours_runs, key=lambda r: r["seconds"])
-    both = " & ".join(" ".join(dd_cmd(n)) for _ in range(2)) + "; wait"
+    ours = _best([(r["seconds"], r["dd_cpu"]) for r in ours_runs])
+    both = " & ".join(" ".join(dd_cmd(n)[3:]) for _ in range(2)) + "; wait"
     flood_runs = [run_kprobe(["sh", "-c", both], []) for _ in range(args.repeat)]
     flood = max(flood_runs, key=lambda r: r["records"] / r["window"])
-    syscount = min((run_syscount(n) or 0) for _ in range(args.repeat)) or None
-    perf = min((run_perf_trace(n) or 0) for _ in range(args.repeat)) or None
+    syscount = _best([run_syscount(n) for _ in range(args.repeat)])
+    perf = _best([run_perf_trace(n) for _ in range(args.repeat)])
     costs = python_costs(np.concatenate(sampled)[:100_000])
     calls = 2 * n
 
-    def overhead(secs: float | None) -> str:
-        if secs is None:
-            return "n/a | n/a"
-        return f"{secs / plain:.2f}x | {(secs - plain) / calls * 1e9:.0f} ns"
+    def row(name: str, t: tuple[float, float] | None) -> str:
+        if t is None:
+            return f"| {name} | n/a | n/a | n/a | n/a |"
+        wall, cpu = t
+        return (f"| {name} | {wall:.3f} s | {cpu:.3f} s | "
+                f"**{cpu / plain[1]:.2f}x** | {(cpu - plain[1]) / calls * 1e9:.0f} ns |")
 
-    lost = sum(r["lost"] for r in ours_runs + flood_runs)
-    exact = all(r["dd_records"] >= calls for r in ours_runs) and all(
-        r["dd_records"] >= 2 * calls for r in flood_runs)
-    rate = flood["records"] / flood["window"]
+    one_lost = sum(r["lost"] for r in ours_runs)
+    exact = all(r["dd_records"] >= calls for r in ours_runs)
+    best_one = max(ours_runs, key=lambda r: r["records"] / r["window"])
+    rate = best_one["records"] / best_one["window"]
+    flood_rate = flood["records"] / flood["window"]
+    flood_lost = flood["lost"] / (flood["records"] + flood["lost"])
     load = os.getloadavg()[0]
     lines = [
         "## receiver",
@@ -178,19 +205,28 @@ def main() -> int:
         "load from other work on the machine; best of "
         f"{args.repeat}).",
         "",
-        f"Workload: `dd bs=1 count={n}` = {calls:,} read/write syscalls; dd times itself.",
+        f"Workload: `dd bs=1 count={n}` = {calls:,} read/write syscalls. dd's CPU time (user + "
+        "system, where the BPF programs run; from getrusage of its parent) is the overhead "
+        "measure, because wall time on this shared machine mostly measures other people's work.",
         "",
-        "| variant | dd time | slowdown | added per syscall |",
-        "|---|---|---|---|",
-        f"| no tracing | {plain:.3f} s | 1.00x | 0 ns |",
-        f"| **kprobe capture** (every syscall a record to user space) | {ours['seconds']:.3f} s | {overhead(ours['seconds'])} |",
-        f"| bcc `syscount-bpfcc` (counts in kernel, no events out) | {syscount or 0:.3f} s | {overhead(syscount)} |",
-        f"| `perf trace -e read,write` (per-event perf buffer) | {perf or 0:.3f} s | {overhead(perf)} |",
+        "| variant | dd wall time (noisy) | dd CPU time | CPU slowdown | CPU added per syscall |",
+        "|---|---|---|---|---|",
+        row("no tracing", plain),
+        row("**kprobe capture** (every syscall a record to user space)", ours),
+        row("bcc `syscount-bpfcc` (counts in kernel, nothing per event to user space)", syscount),
+        row("`perf trace -e read,write` (per-event perf buffer, like strace)", perf),
         "",
-        f"- Events captured with zero loss: **{rate / 1e3:.0f}k events/s** (two dd processes at once, "
-        f"{flood['records']:,} records over {flood['window']:.2f} s of kernel time); lost events over "
-        f"all runs: **{lost}**; every dd syscall accounted for: **{exact}**; receiver CPU "
-        f"{flood['cpu_ns_per_event']:.0f} ns per event (ring buffer poll + numpy decode + policy).",
+        f"- One dd traced: **{rate / 1e3:.0f}k events/s** received ({best_one['records']:,} records "
+        f"over {best_one['window']:.2f} s of kernel time), lost over the {args.repeat} runs: "
+        f"**{one_lost}**, every dd syscall accounted for: **{exact}**; receiver CPU "
+        f"{best_one['cpu_ns_per_event']:.0f} ns per event (ring-buffer poll + numpy decode + policy).",
+        f"- Two dd at once (both vCPUs saturated, the consumer competing with them): "
+        f"{flood_rate / 1e3:.0f}k events/s received, {flood['lost']:,} lost ({flood_lost:.2%}; "
+        "counted, logged, and exported as `kprobe.receiver.lost_events`).",
+        "- Why syscount is cheaper: it counts on `raw_syscalls` (one tracepoint for every syscall "
+        "of every process, ~145 ns) and sends nothing out; kprobe joins enter/exit of only the "
+        "traced syscalls on `syscalls:*` (the tracepoint pair alone costs ~300 ns on this kernel, "
+        "see shared notes) so other syscalls pay nothing, and hands every event to user space.",
         f"- Machine load average during the run: {load:.1f} on {os.cpu_count()} vCPUs (shared); "
         "absolute times are inflated by it, the ratios are from the same run.",
         f"- Python per event: records → event dicts {costs['decode_us']:.2f} µs; event → OTLP "

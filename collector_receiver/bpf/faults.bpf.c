@@ -44,11 +44,9 @@ static __always_inline void kp_fault_resolve(struct kp_config *c, u32 tid, u64 n
 #ifdef KP_TP_exceptions__page_fault_user
 TRACEPOINT_PROBE(exceptions, page_fault_user)
 {
-    struct kp_config *c = kp_config();
-    if (!c || !kp_wants(c, KP_PageFault))
-        return 0;
-    u64 id = bpf_get_current_pid_tgid();
-    if (!kp_traced_current(c, id >> 32))
+    u64 id;
+    struct kp_config *c = kp_config_current(KP_PageFault, &id);
+    if (!c)
         return 0;
     u32 tid = id;
     u64 now = bpf_ktime_get_ns();

@@ -6,11 +6,10 @@
 
 KP_GENERATED_DEFINITIONS
 
-#define KP_MODE_OFF 0    /* loaded but idle: every program returns at once */
-#define KP_MODE_ALL 1    /* every process but the receiver */
-#define KP_MODE_PIDS 2   /* tgids in kp_tgids (optionally following forks) */
-#define KP_MODE_COMM 3   /* threads whose comm is in kp_comms */
-#define KP_MODE_CGROUP 4 /* tasks under a cgroup v2 directory */
+/* KP_MODE_OFF (idle: every program returns at once), KP_MODE_ALL (every process
+ * but the receiver), KP_MODE_PIDS (tgids in kp_tgids, optionally following
+ * forks), KP_MODE_COMM (threads whose comm is in kp_comms), KP_MODE_CGROUP
+ * (tasks under a cgroup v2 directory): generated from targets.py. */
 
 #define KP_AF_INET 2
 #define KP_AF_INET6 10
@@ -93,6 +92,16 @@ static __always_inline int kp_traced_current(struct kp_config *c, u32 tgid)
     if (c->mode == KP_MODE_CGROUP)
         return bpf_get_current_ancestor_cgroup_id(c->cgroup_level) == c->cgroup_id;
     return 0;
+}
+
+/* The config when the current task is a target and `type` (0: any) is wanted; else 0. */
+static __always_inline struct kp_config *kp_config_current(u32 type, u64 *id)
+{
+    struct kp_config *c = kp_config();
+    if (!c || (type && !kp_wants(c, type)))
+        return 0;
+    *id = bpf_get_current_pid_tgid();
+    return kp_traced_current(c, *id >> 32) ? c : 0;
 }
 
 static __always_inline void kp_flush(struct kp_batch *b)

@@ -10,11 +10,9 @@ BPF_HASH(kp_reclaims, u32, struct kp_reclaim, 16384);
 
 static __always_inline int kp_reclaim_begin(u32 kind)
 {
-    struct kp_config *c = kp_config();
-    if (!c || !kp_wants(c, KP_MemoryReclaim))
-        return 0;
-    u64 id = bpf_get_current_pid_tgid();
-    if (!kp_traced_current(c, id >> 32))
+    u64 id;
+    struct kp_config *c = kp_config_current(KP_MemoryReclaim, &id);
+    if (!c)
         return 0;
     u32 tid = id;
     struct kp_reclaim v = {};

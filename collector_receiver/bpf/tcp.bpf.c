@@ -45,11 +45,9 @@ static __always_inline int kp_sock_io(void *sk, u16 family, u16 protocol, int re
 {
     if (protocol != KP_IPPROTO_TCP || (family != KP_AF_INET && family != KP_AF_INET6))
         return 0;
-    struct kp_config *c = kp_config();
+    u64 id;
+    struct kp_config *c = kp_config_current(0, &id);
     if (!c)
-        return 0;
-    u64 id = bpf_get_current_pid_tgid();
-    if (!kp_traced_current(c, id >> 32))
         return 0;
     u32 tid = id;
     kp_remember_owner(sk, id);
@@ -95,11 +93,8 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 {
     if (args->protocol != KP_IPPROTO_TCP || args->newstate != KP_TCP_SYN_SENT)
         return 0;
-    struct kp_config *c = kp_config();
-    if (!c || !kp_wants(c, KP_TCPRetransmit))
-        return 0;
-    u64 id = bpf_get_current_pid_tgid();
-    if (kp_traced_current(c, id >> 32))
+    u64 id;
+    if (kp_config_current(KP_TCPRetransmit, &id))
         kp_remember_owner(args->skaddr, id);
     return 0;
 }

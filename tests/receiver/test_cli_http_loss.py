@@ -22,7 +22,7 @@ from collector_receiver import Capture, Policy
 from collector_receiver.exporter import OtlpExporter
 from kprobe import otlp
 
-pytestmark = pytest.mark.ebpf
+pytestmark = [pytest.mark.ebpf, pytest.mark.usefixtures("loaded_programs")]
 KPROBE = str(Path(sys.executable).with_name("kprobe"))
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from collector_receiver import Capture, Policy
 
-pytestmark = pytest.mark.ebpf
+pytestmark = [pytest.mark.ebpf, pytest.mark.usefixtures("loaded_programs")]
 PY = sys.executable
 
 CONDITION = r"""
@@ -111,37 +111,22 @@ def test_minor_faults_are_aggregated_by_default() -> None:
     assert counted >= 200
 
 
-def _memory_cgroup(limit: int) -> Iterator[Path]:
-    name = f"kprobe-test-{uuid.uuid4().hex[:8]}"
+@pytest.fixture
+def memory_cgroup(make_cgroup: Callable[[Path], Path]) -> Path:
+    """A cgroup with a 32 MiB memory limit (v1 memory controller, or v2 memory.max)."""
+    limit = 32 << 20
     v1 = Path("/sys/fs/cgroup/memory")
     if (v1 / "memory.limit_in_bytes").exists():
-        cg = v1 / name
-        cg.mkdir()
+        cg = make_cgroup(v1)
         (cg / "memory.limit_in_bytes").write_text(str(limit))
-    else:
-        root = Path("/sys/fs/cgroup")
-        if "memory" not in (root / "cgroup.controllers").read_text().split():
-            pytest.skip("no memory cgroup controller")
-        (root / "cgroup.subtree_control").write_text("+memory")
-        cg = root / name
-        cg.mkdir()
-        (cg / "memory.max").write_text(str(limit))
-    try:
-        yield cg
-    finally:
-        for _ in range(50):
-            try:
-                cg.rmdir()
-                break
-            except OSError:
-                import time
-
-                time.sleep(0.1)
-
-
-@pytest.fixture
-def memory_cgroup() -> Iterator[Path]:
-    yield from _memory_cgroup(32 << 20)
+        return cg
+    root = Path("/sys/fs/cgroup")
+    if "memory" not in (root / "cgroup.controllers").read_text().split():
+        pytest.skip("no memory cgroup controller")
+    (root / "cgroup.subtree_control").write_text("+memory")
+    cg = make_cgroup(root)
+    (cg / "memory.max").write_text(str(limit))
+    return cg
 
 
 WRITER = r"""

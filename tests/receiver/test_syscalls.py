@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from kprobe import events
 
 PY = sys.executable
 
-pytestmark = pytest.mark.ebpf
+pytestmark = [pytest.mark.ebpf, pytest.mark.usefixtures("loaded_programs")]
 
 
 def test_n_writes_of_b_bytes(tmp_path: Path) -> None:
@@ -43,6 +45,18 @@ def test_n_writes_of_b_bytes(tmp_path: Path) -> None:
     assert cap.stats.lost_events == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines == cap.events
+
+
+def test_timestamps_are_unix_ns_inside_the_capture() -> None:
+    before = time.time_ns()
+    with Capture(command=[PY, "-c", "import os, time\nos.write(1, b'a')\ntime.sleep(0.05)\nos.write(1, b'b')"],
+                 types=["SyscallWrite"], command_stdout=subprocess.DEVNULL) as cap:
+        cap.wait(timeout=60)
+    after = time.time_ns()
+    first, second = (e for e in cap.events_of("SyscallWrite", cap.process.pid) if e["fd"] == 1)
+    assert before < first["timestamp_ns"] < second["timestamp_ns"] < after
+    assert 50_000_000 <= second["timestamp_ns"] - first["timestamp_ns"] < 1_000_000_000
+    assert cap.clock.uncertainty_ns < 1_000_000
 
 
 def test_failed_syscall_carries_errno() -> None:

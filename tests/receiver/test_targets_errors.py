@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from collector_receiver import Capture, CaptureError, errors, loader
 from collector_receiver.targets import cgroup2_mounts
 
-pytestmark = pytest.mark.ebpf
+pytestmark = [pytest.mark.ebpf, pytest.mark.usefixtures("loaded_programs")]
 PY = sys.executable
 KPROBE = str(Path(sys.executable).with_name("kprobe"))
 
@@ -70,14 +71,8 @@ def test_comm_target_matches_the_thread_name() -> None:
     assert {(e["pid"], e["comm"]) for e in cap.events} == {(a.pid, name)}
 
 
-def _cgroup_dir(root: Path) -> Path:
-    d = root / f"kprobe-test-{uuid.uuid4().hex[:8]}"
-    d.mkdir()
-    return d
-
-
 @pytest.mark.parametrize("hierarchy", ["v2", "v1"])
-def test_cgroup_target(hierarchy: str) -> None:
+def test_cgroup_target(hierarchy: str, make_cgroup: Callable[[Path], Path]) -> None:
     if hierarchy == "v2":
         mounts = cgroup2_mounts()
         if not mounts:
@@ -87,7 +82,7 @@ def test_cgroup_target(hierarchy: str) -> None:
         root = Path("/sys/fs/cgroup/pids")
         if not (root / "cgroup.procs").exists() or root in cgroup2_mounts():
             pytest.skip("no cgroup v1 hierarchy")
-    cg = _cgroup_dir(root)
+    cg = make_cgroup(root)
     cg_id = os.stat(cg).st_ino
     a, b = _writer(), _writer()
     try:
@@ -97,12 +92,6 @@ def test_cgroup_target(hierarchy: str) -> None:
         for p in (a, b):
             p.kill()
             p.wait()
-        for _ in range(50):
-            try:
-                cg.rmdir()
-                break
-            except OSError:
-                time.sleep(0.1)
     assert cap.events
     assert {e["pid"] for e in cap.events} == {a.pid}
     if hierarchy == "v2":

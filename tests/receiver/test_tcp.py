@@ -11,7 +11,7 @@ import pytest
 
 from collector_receiver import Capture
 
-pytestmark = pytest.mark.ebpf
+pytestmark = [pytest.mark.ebpf, pytest.mark.usefixtures("loaded_programs")]
 PY = sys.executable
 
 PINGPONG = r"""
