@@ -49,6 +49,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--report", metavar="FILE")
     f.set_defaults(func=_fuzz)
 
+    st = rs.add_parser("store", help="store a recording in ClickHouse, linked to a transaction")
+    st.add_argument("file")
+    st.add_argument("--transaction", required=True, metavar="ID")
+    st.add_argument("--dsn", help="chdb:///dir or http://host:8123/db (default: the processor's)")
+    st.set_defaults(func=_store)
+    fe = rs.add_parser("fetch", help="write a transaction's stored recording to a file")
+    fe.add_argument("--transaction", required=True, metavar="ID")
+    fe.add_argument("-o", "--output", required=True)
+    fe.add_argument("--dsn")
+    fe.set_defaults(func=_fetch)
+
     i = rs.add_parser("inspect", help="summarise a recording")
     i.add_argument("file")
     i.add_argument("--events", type=int, default=0, metavar="N", help="also list N events")
@@ -61,6 +72,12 @@ def _changes(p: argparse.ArgumentParser) -> None:
                         "[:when=..][:fd=N][:path=GLOB] (strace --inject syntax)")
     p.add_argument("--env", action="append", default=[], metavar="K=V",
                    help="change an environment variable (fix verification)")
+    p.add_argument("--file", dest="replace_files", action="append", default=[], metavar="PATH=LOCAL",
+                   help="the program reads LOCAL where the recording has PATH (fix verification)")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="the program's clocks run this many times slower (0.5: faster)")
+    p.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
+                   help="shift the wall-clock time the program sees")
     p.add_argument("--args", nargs=argparse.REMAINDER, help="replace the recorded argv")
     p.add_argument("--jitter-ms", type=float, default=0.0,
                    help="random tracer delays before each served call (determinism check)")
@@ -85,8 +102,20 @@ def _options(args: argparse.Namespace, rec: Recording):
         if not sep:
             raise UserError(f"--env wants K=V, got {item!r}")
         env_changes[k] = v
+    files = {}
+    for item in args.replace_files:
+        path, sep, local = item.partition("=")
+        if not sep:
+            raise UserError(f"--file wants PATH=LOCAL, got {item!r}")
+        try:
+            with open(local, "rb") as f:
+                files[path] = f.read()
+        except OSError as e:
+            raise UserError(f"--file {item}: {e.strerror}") from None
     kw: dict[str, Any] = {"jitter_ms": args.jitter_ms, "fuzz_seed": args.fuzz_seed,
-                          "isolate_net": args.netns}
+                          "isolate_net": args.netns, "files": files,
+                          "time_scale": args.time_scale,
+                          "clock_offset_ns": int(args.clock_offset * 1e9)}
     if args.strict is not None:
         kw["strict"] = args.strict
     try:
@@ -169,6 +198,31 @@ def _fuzz(args: argparse.Namespace) -> int:
         print(f"{len(failing)} failing seed(s); reproduce with: kprobe replay run {args.file} "
               f"--fuzz-seed {failing[0]['seed']}")
         return 1
+    return 0
+
+
+def _store(args: argparse.Namespace) -> int:
+    from causal_processor.storage.clickhouse import StorageError
+    from replay.store import store_recording
+
+    _load(args.file)
+    try:
+        rid = store_recording(args.file, args.transaction, args.dsn)
+    except StorageError as e:
+        raise UserError(str(e)) from None
+    print(f"stored recording {rid} for transaction {args.transaction}")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from causal_processor.storage.clickhouse import StorageError
+    from replay.store import fetch_recording
+
+    try:
+        rid = fetch_recording(args.transaction, args.output, args.dsn)
+    except (StorageError, LookupError, ValueError) as e:
+        raise UserError(str(e)) from None
+    print(f"wrote recording {rid} to {args.output}")
     return 0
 
 

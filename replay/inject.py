@@ -1,7 +1,7 @@
 """Injection rules in strace's `--inject` syntax, plus kprobe's timing extras.
 
     SET:error=ERRNO|retval=N|delay_enter=T|delay_exit=T|truncate=N|cut|duration=T
-       [:when=FIRST[..LAST][+[STEP]]][:fd=N][:path=GLOB]
+       [:when=FIRST[..LAST][+[STEP]]][:fd=N][:path=GLOB][:peer=HOST:PORT]
 
 SET is a comma-separated list of syscall names. T is microseconds as in strace, or
 takes a unit (ns, us, ms, s). `when` counts matching calls per thread, exactly as
@@ -73,6 +73,7 @@ class Rule:
     when: When = field(default_factory=When)
     fd: int | None = None
     path: str | None = None
+    peer: str | None = None  # remote endpoint, /proc/net/tcp spelling (see proc_endpoint)
     counts: dict[int, int] = field(default_factory=dict)
     text: str = ""
 
@@ -80,9 +81,12 @@ class Rule:
     def changes_result(self) -> bool:
         return self.error is not None or self.retval is not None or self.truncate is not None or self.cut
 
-    def hit(self, tid: int, nr: int, fd: int | None, path: str | None) -> bool:
+    def hit(self, tid: int, nr: int, fd: int | None, path: str | None,
+            peer: str | None = None) -> bool:
         """Count this call (per thread, as strace does) and say whether the rule fires."""
         if nr not in self.nrs:
+            return False
+        if self.peer is not None and peer != self.peer:
             return False
         if self.fd is not None and fd != self.fd:
             return False
@@ -91,6 +95,18 @@ class Rule:
         n = self.counts.get(tid, 0) + 1
         self.counts[tid] = n
         return self.when.matches(n) if not self.cut else n >= self.when.first
+
+
+def proc_endpoint(text: str) -> str:
+    """"127.0.0.1:8080" -> "0100007F:1F90", as /proc/net/tcp writes an IPv4 endpoint."""
+    import ipaddress
+
+    host, _, port = text.rpartition(":")
+    try:
+        ip = ipaddress.IPv4Address(host)
+        return f"{int.from_bytes(ip.packed, 'little'):08X}:{int(port):04X}"
+    except ValueError:
+        raise InjectError(f"bad peer {text!r} (IPv4 HOST:PORT)") from None
 
 
 def parse_rule(text: str) -> Rule:
@@ -129,6 +145,8 @@ def parse_rule(text: str) -> Rule:
             rule.fd = int(value)
         elif key == "path":
             rule.path = value
+        elif key == "peer":
+            rule.peer = proc_endpoint(value)
         else:
             raise InjectError(f"{text!r}: unknown key {key!r}")
     if not actions:

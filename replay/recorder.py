@@ -212,6 +212,12 @@ class Recorder:
             ev.mode = "o"
         elif nr == NR["execve"]:
             self._hash_binary(ev.x.get("path", ""))
+        if ev.mode == "c":
+            # reads of the program's own code: replay runs them for real, so the result
+            # is not needed and one stop suffices (ret is not recorded: -0 marks that)
+            self.events.append(ev)
+            pt.cont(tid)
+            return
         th.pending = ev
         pt.syscall(tid)
 

@@ -67,6 +67,9 @@ _CLOCKS = frozenset((NR["clock_gettime"], NR["gettimeofday"], NR["time"]))
 # The running thread keeps the token until its next ordered stop; if it sleeps in the
 # kernel this many consecutive 1 ms checks, it waits on a held thread (a lock handoff).
 _BLOCKED_CHECKS = 20
+_OPEN_CALLS = frozenset((NR["open"], NR["openat"], NR["creat"], NR["openat2"]))
+_REALTIME = frozenset((0, 5, 8, 11))  # REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
+_CPU_CLOCKS = frozenset((2, 3))
 _POLLS = frozenset((NR["poll"], NR["ppoll"]))
 _POLLIN, _POLLOUT = 0x1, 0x4
 _MONOTONIC = frozenset((1, 4, 6, 7))
@@ -105,7 +108,10 @@ class ReplayOptions:
     timeout_s: float = 120.0
     progress: Callable[[int, int], None] | None = None
     stdio: tuple[int | None, int | None, int | None] = (None, None, None)
-    time_scale: float = 1.0  # real seconds per recorded second for modelled waits off script
+    wait_scale: float = 1.0  # real seconds per recorded second for modelled waits off script
+    time_scale: float = 1.0  # the program's clocks run this much slower (2.0) or faster (0.5)
+    clock_offset_ns: int = 0  # shift of the wall-clock time the program sees
+    files: dict[str, bytes] = field(default_factory=dict)  # path -> content (fix verification)
 
 
 @dataclass
@@ -151,6 +157,8 @@ class _T:
 
 class Replayer:
     def __init__(self, rec: Recording, opts: ReplayOptions | None = None) -> None:
+        self.cancelled = False
+        self.threads: dict[int, _T] = {}
         self.rec = rec
         self.opts = opts or ReplayOptions()
         self.events = rec.events
@@ -209,6 +217,7 @@ class Replayer:
         self.code_changed: list[str] = []
         self.notes: list[str] = []
         self.free_policy = FreePolicy(self.opts.scratch)
+        self.overlay = self._make_overlay()
         self.last_time: dict[int, int] = {}
         self.last_served: dict[tuple[int, int, int], int] = {}
         self.event_index = {id(e): i for i, e in enumerate(self.events)}
@@ -218,6 +227,7 @@ class Replayer:
         self.timing = self._timing_deltas()
         self.net.set_shifts(self.timing)
         self.conn_pos: dict[int, int] = {}
+        self.clock_base: dict[int, int] = {}
         self.free_conns: dict[tuple[int, int], int | None] = {}
         self.t_free = 0.0
         stopped = False
@@ -290,6 +300,9 @@ class Replayer:
             if self.timed_out:
                 self.notes.append(f"timed out after {self.opts.timeout_s:.0f} s")
                 stopped = True
+            if self.cancelled:
+                self.notes.append("cancelled")
+                stopped = True
             for tid in list(self.threads):
                 with contextlib.suppress(OSError):
                     os.kill(tid, signal.SIGKILL)
@@ -315,15 +328,22 @@ class Replayer:
                 continue
             fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
             for r in rules:
-                r.counts = r.counts if r.counts else {}
-                if r.hit(ev.tid, ev.nr, fd, ev.x.get("path")):
+                if r.hit(ev.tid, ev.nr, fd, ev.x.get("path"), self._peer(i)):
                     d = (r.duration_ns - ev.d) if r.duration_ns is not None else 0
                     delta[i] = delta.get(i, 0) + d + r.delay_enter_ns + r.delay_exit_ns
         return delta
 
+    def cancel(self) -> None:
+        """From any thread: stop the replay (the outcome says it was cancelled)."""
+        self.cancelled = True
+        self._kill_tree()
+
     def _time_out(self) -> None:
         """Watchdog (another thread): kill the tree, the tracer's waitpid then returns."""
         self.timed_out = True
+        self._kill_tree()
+
+    def _kill_tree(self) -> None:
         for tid in list(self.threads):
             with contextlib.suppress(OSError):
                 os.kill(tid, signal.SIGKILL)
@@ -666,7 +686,7 @@ class Replayer:
         delay = 0
         if self.opts.jitter_ms and policy_of(ev.nr) is not Policy.QUERY:
             delay = int(self.rng.random() * self.opts.jitter_ms * 1e6)
-        rule = self._rule_for(th, ev, regs)
+        rule = self._rule_for(th, idx, ev)
         if rule is not None:
             delay += rule.delay_enter_ns + rule.delay_exit_ns
         if delay:
@@ -674,10 +694,14 @@ class Replayer:
             return
         self._serve_now(tid, th, idx, regs, rule)
 
-    def _rule_for(self, th: _T, ev: Event, regs: pt.Regs) -> Rule | None:
+    def _peer(self, idx: int) -> str | None:
+        cid = self.net.conn_of_event.get(idx)
+        return self.net.conns[cid].endpoints[1] if cid is not None else None
+
+    def _rule_for(self, th: _T, idx: int, ev: Event) -> Rule | None:
         fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
         for rule in self.opts.inject:
-            if rule.hit(th.rtid, ev.nr, fd, ev.x.get("path")):
+            if rule.hit(th.rtid, ev.nr, fd, ev.x.get("path"), self._peer(idx)):
                 self.injected += 1
                 return rule
         return None
@@ -694,6 +718,9 @@ class Replayer:
             self._serve_injected(tid, th, idx, ev, regs, args, rule)
             return
         mode = ev.mode
+        if ev.nr in _OPEN_CALLS and ev.x.get("path") in self.opts.files:
+            self._diverge(tid, th, regs, idx, f"{ev.x['path']} is replaced for this replay")
+            return
         if self.timing and ev.nr in _POLLS and not self.opts.strict:
             why = self._timing_changes_poll(th, idx, ev, args)
             if why:
@@ -800,12 +827,34 @@ class Replayer:
             clock = ev.args[0] if ev.nr == NR["clock_gettime"] else -ev.nr
             self.last_served[(th.tgid, ev.nr, clock)] = self._index_of(ev)
         if ev.outs:
-            buffers.restore(self.mem, th.tgid, args, ev.outs, self.rec.data)
+            get = self.rec.data
+            if ev.nr in _CLOCKS and (self.opts.time_scale != 1.0 or self.opts.clock_offset_ns):
+                get = lambda ref, ev=ev: self._virtual_clock(ev, self.rec.data(ref))  # noqa: E731
+            buffers.restore(self.mem, th.tgid, args, ev.outs, get)
+        if ev.nr == NR["time"] and (self.opts.time_scale != 1.0 or self.opts.clock_offset_ns):
+            ev_ret = self._shift_ns(0, ev.ret * 1_000_000_000) // 1_000_000_000
+            self._set_result(tid, regs, ev_ret)
+            return
         if ev.nr == NR["clock_gettime"] and ev.outs:
             self.last_time[ev.args[0]] = _ts(self.rec.data(ev.outs[0][2]), 1)
         elif ev.nr == NR["gettimeofday"] and ev.outs:
             self.last_time[0] = _ts(self.rec.data(ev.outs[0][2]), 1000)
         self._set_result(tid, regs, ev.ret)
+
+    def _shift_ns(self, clock: int, ns: int) -> int:
+        """The virtual clock: recorded time scaled around the recording's start, then offset."""
+        base = self.clock_base.setdefault(clock, ns)
+        out = base + int((ns - base) * self.opts.time_scale)
+        return out + (self.opts.clock_offset_ns if clock in _REALTIME else 0)
+
+    def _virtual_clock(self, ev: Event, data: bytes) -> bytes:
+        if ev.nr == NR["clock_gettime"]:
+            if ev.args[0] in _CPU_CLOCKS or len(data) < 16:
+                return data
+            return _pack_ts(self._shift_ns(ev.args[0], _ts(data, 1)), 1_000_000_000)
+        if ev.nr == NR["gettimeofday"] and len(data) >= 16:
+            return _pack_ts(self._shift_ns(0, _ts(data, 1000)), 1_000_000) + data[16:]
+        return data
 
     def _index_of(self, ev: Event) -> int:
         return self.event_index[id(ev)]
@@ -951,6 +1000,12 @@ class Replayer:
                 return
         if self._free_net(tid, th, regs, nr, args):
             return
+        if nr in _OPEN_CALLS and self.overlay:
+            arg = 1 if nr in (NR["openat"], NR["openat2"]) else 0
+            path = self.mem.read_cstr(th.tgid, args[arg]).decode("utf-8", "replace")
+            if path in self.overlay:
+                self._rewrite_path(tid, th, regs, args, arg, self.overlay[path])
+                return
         decision = self.free_policy.decide(nr, args, lambda a: self.mem.read_cstr(th.tgid, a))
         if decision.kind == "emulate":
             self._set_result(tid, regs, decision.ret)
@@ -964,6 +1019,37 @@ class Replayer:
             pt.syscall(tid)
         else:
             pt.cont(tid)
+
+    def _rewrite_path(self, tid: int, th: _T, regs: pt.Regs, args: list[int], arg: int,
+                      path: str) -> None:
+        """Run the call on another path (written below the stack's red zone), then put the
+        argument registers back as the program left them."""
+        addr = (regs.rsp - 4096) & ~0xF
+        self.mem.write(th.tgid, addr, path.encode() + b"\0")
+        th.saved = tuple(args)
+        new = list(args)
+        new[arg] = addr
+        regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9 = new
+        pt.setregs(tid, regs)
+        self._real(tid, th, None, None)
+
+    def _make_overlay(self) -> dict[str, str]:
+        """Replacement files (fix verification) live in the scratch directory (0700)."""
+        if not self.opts.files:
+            return {}
+        if self.opts.scratch is None:
+            import tempfile
+
+            self.opts.scratch = tempfile.mkdtemp(prefix="kprobe-replay-")
+            self.free_policy = FreePolicy(self.opts.scratch)
+        out = {}
+        for i, (path, data) in enumerate(sorted(self.opts.files.items())):
+            copy = os.path.join(self.opts.scratch, f"{i}-{os.path.basename(path)}")
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            out[path] = copy
+        return out
 
     def _conn(self, th: _T, fd: int) -> int | None:
         key = (th.tgid, fd)
@@ -1018,7 +1104,7 @@ class Replayer:
                 self._set_result(tid, regs, len(ready))
 
             if wait > 0:
-                self._later(int(wait * self.opts.time_scale), tid, finish)
+                self._later(int(wait * self.opts.wait_scale), tid, finish)
             else:
                 finish()
             return True

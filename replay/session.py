@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ class State(enum.Enum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -73,11 +75,15 @@ def recorded_output(rec: Recording) -> tuple[bytes, bytes]:
     return (rec.data(out["1"]) if "1" in out else b"", rec.data(out["2"]) if "2" in out else b"")
 
 
-def replay_captured(rec: Recording, opts: ReplayOptions) -> SessionOutcome:
+def replay_captured(rec: Recording, opts: ReplayOptions,
+                    on_start: Callable[[Replayer], None] | None = None) -> SessionOutcome:
     """Replay with stdout/stderr captured to files, and compare with the recording."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         opts.stdio = (None, out.fileno(), err.fileno())
-        result = Replayer(rec, opts).run()
+        replayer = Replayer(rec, opts)
+        if on_start is not None:
+            on_start(replayer)
+        result = replayer.run()
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -94,7 +100,9 @@ def build_options(*, inject: list[str] | None = None, env: dict[str, str] | None
         base = dict(rec.meta["env"]) if rec is not None and env is None else dict(env or {})
         base.update(env_changes)
         env = base
-    changed = bool(rules or env is not None or argv or kw.get("fuzz_seed") is not None)
+    changed = bool(rules or env is not None or argv or kw.get("fuzz_seed") is not None
+                   or kw.get("files") or kw.get("time_scale", 1.0) != 1.0
+                   or kw.get("clock_offset_ns"))
     kw.setdefault("strict", not changed)
     return ReplayOptions(inject=rules, env=env, argv=argv, **kw)
 
@@ -113,6 +121,8 @@ class ReplaySession:
     created_at: float = field(default_factory=time.time)
     _thread: threading.Thread | None = None
     _done: threading.Event = field(default_factory=threading.Event)
+    _replayer: Replayer | None = None
+    _cancelled: bool = False
 
     def start(self) -> None:
         if self._thread is not None:
@@ -129,13 +139,27 @@ class ReplaySession:
             rec = Recording.load(self.recording_path)
             self.total = len(rec.events)
             self.options.progress = self._progress
-            self.outcome = replay_captured(rec, self.options)
+            self.outcome = replay_captured(rec, self.options, on_start=self._started)
             self.served = self.outcome.replay.events_served
-            self.state = State.DONE
+            self.state = State.CANCELLED if self._cancelled else State.DONE
         except Exception as e:  # reported through the session, never lost
             self.error = f"{type(e).__name__}: {e}"
             self.state = State.FAILED
         finally:
+            self._done.set()
+
+    def _started(self, replayer: Replayer) -> None:
+        self._replayer = replayer
+        if self._cancelled:
+            replayer.cancel()
+
+    def cancel(self) -> None:
+        """Stop a running replay (its tree is killed); a created one never starts."""
+        self._cancelled = True
+        if self._replayer is not None:
+            self._replayer.cancel()
+        elif self._thread is None:
+            self.state = State.CANCELLED
             self._done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -162,10 +186,16 @@ class SessionManager:
 
     def create(self, recording_path: str, *, transaction_id: str | None = None,
                inject: list[str] | None = None, env_changes: dict[str, str] | None = None,
-               argv: list[str] | None = None, fuzz_seed: int | None = None,
-               strict: bool | None = None) -> ReplaySession:
+               argv: list[str] | None = None, files: dict[str, bytes] | None = None,
+               fuzz_seed: int | None = None, time_scale: float = 1.0,
+               clock_offset_ns: int = 0, strict: bool | None = None) -> ReplaySession:
+        """A session in state CREATED; `inject` takes strace-style rules (replay.inject),
+        e.g. the proto's TimingInjection(syscall="fsync", set_latency_ns=1e8) is
+        "fsync:duration=100ms" and FailureInjection(error="ECONNRESET", nth=2, step=0)
+        is "recvfrom:error=ECONNRESET:when=2"."""
         rec = Recording.load(recording_path)  # fail early, with the recording's own error
-        kw: dict[str, Any] = {"fuzz_seed": fuzz_seed}
+        kw: dict[str, Any] = {"fuzz_seed": fuzz_seed, "files": dict(files or {}),
+                              "time_scale": time_scale, "clock_offset_ns": clock_offset_ns}
         if strict is not None:
             kw["strict"] = strict
         opts = build_options(inject=inject, env_changes=env_changes, argv=argv, rec=rec, **kw)

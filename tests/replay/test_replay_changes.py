@@ -155,3 +155,67 @@ def test_sandbox_keeps_replays_from_writing(tmp_path):
         rec=rec, argv=[PY, str(CORPUS / "write_file.py"), str(other)]))
     assert changed.replay.divergence is not None
     assert changed.stdout == b"refused: Permission denied\n" and not other.exists()
+
+
+def test_config_file_replaced_for_fix_verification(cbin, tmp_path):
+    files = _inputs(tmp_path)
+    path = str(tmp_path / "o.kpr")
+    record([cbin["openfiles"], *files], path)
+    fixed = tmp_path / "fixed.txt"
+    fixed.write_text("amount=250\n")
+    got = kprobe("replay", "verify", path, "--file", f"{files[1]}={fixed}",
+                 "--report", str(tmp_path / "v.json"))
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert report["output_changed"] and report["stdout"].splitlines()[1] == \
+        f"{files[1]}: 11 bytes: amount=250"
+    assert f"{files[1]} is replaced" in report["replay"]["divergence"]["reason"]
+    assert "output: changed" in got.stdout.decode()
+
+
+def test_virtual_clock_offset_and_scale(cbin, tmp_path):
+    path = str(tmp_path / "n.kpr")
+    record([cbin["nondet"]], path)
+    rec = Recording.load(path)
+    base = replay_captured(rec, ReplayOptions()).stdout.decode().split()
+    moved = replay_captured(rec, ReplayOptions(clock_offset_ns=3600 * 10**9, strict=False))
+    moved_words = moved.stdout.decode().split()
+    # "time S.NS mono S.NS pid ..." : the wall clock moved one hour, the monotonic did not
+    assert float(moved_words[1]) - float(base[1]) == 3600.0
+    assert moved_words[3] == base[3]
+
+
+def test_session_api_lifetime_progress_outcome(cbin, tmp_path):
+    from replay.session import SessionManager, State
+
+    files = _inputs(tmp_path)
+    path = str(tmp_path / "o.kpr")
+    record([cbin["openfiles"], *files], path)
+    manager = SessionManager()
+    s = manager.create(path, transaction_id="pay-1",
+                       inject=["openat:error=ENOENT:when=3"])
+    assert s.state is State.CREATED and manager.get(s.id) is s
+    s.start()
+    assert s.wait(60)
+    assert s.state is State.DONE and s.progress > 0
+    out = s.as_dict()["outcome"]
+    assert out["exit_changed"] and out["stdout"].startswith(f"open {files[0]}: No such file")
+    assert out["replay"]["divergence"]["actual"].startswith("injected openat:error=ENOENT")
+    cancelled = manager.create(path)
+    cancelled.cancel()
+    assert cancelled.state is State.CANCELLED and cancelled.wait(1)
+    assert manager.delete(s.id) and manager.get(s.id) is None
+
+
+def test_recording_stored_in_clickhouse_linked_to_transaction(cbin, tmp_path):
+    path = str(tmp_path / "n.kpr")
+    record([cbin["nondet"]], path)
+    dsn = f"chdb://{tmp_path}/ch"
+    got = kprobe("replay", "store", path, "--transaction", "pay-42", "--dsn", dsn)
+    assert got.returncode == 0, got.stderr
+    back = str(tmp_path / "back.kpr")
+    got = kprobe("replay", "fetch", "--transaction", "pay-42", "-o", back, "--dsn", dsn)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "back.kpr").read_bytes() == (tmp_path / "n.kpr").read_bytes()
+    assert (tmp_path / "back.kpr").stat().st_mode & 0o777 == 0o600
+    missing = kprobe("replay", "fetch", "--transaction", "nope", "-o", back, "--dsn", dsn)
+    assert missing.returncode == 2 and "no recording linked" in missing.stderr.decode()
