@@ -178,6 +178,7 @@ class Capture:
             time.sleep(STOP_GRACE_S)  # programs that saw stop=0 finish their record
             self._handle(programs.take())
             self._handle(programs.partial_batches())
+            self._handle_records(programs.pending_faults())
             self._read_stats(programs)
             if self.exporter is not None:
                 self.exporter.export_metrics(self)
@@ -305,9 +306,12 @@ class Capture:
             log.debug("consumer priority unchanged (%s)", e)
 
     def _handle(self, chunks: list[bytes]) -> None:
-        if not chunks:
+        if chunks:
+            self._handle_records(records_from_batches(chunks))
+
+    def _handle_records(self, recs: np.ndarray) -> None:
+        if not len(recs):
             return
-        recs = records_from_batches(chunks)
         with self._lock:
             self.stats.records += len(recs)
             if self.on_records is not None:

@@ -184,7 +184,8 @@ class OtlpExporter:
                         self._cond.wait_for(lambda: self._closing, timeout=backoff)
                     backoff = min(backoff * 2, self.max_backoff_s)
                     continue
-                log.error("OTLP endpoint %s rejected %d spans: %s", self.endpoint, item.spans, e)
+                log.error("OTLP endpoint %s rejected %s (%d spans): %s",
+                          self.endpoint, item.kind, item.spans, e)
                 self.dropped_spans += item.spans
             else:
                 if self._failing:

@@ -19,8 +19,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from collector_receiver import errors, record, targets
 from collector_receiver.btf import BTFError, KernelBTF
+from kprobe import events
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +209,25 @@ class LoadedPrograms:
         table[key] = _zeroed(table, len(values))
         return out
 
+    def pending_faults(self) -> np.ndarray:
+        """Faults still held per thread (call once stopped), as records; the map is emptied.
+
+        A fault is resolved in the kernel at the thread's next fault, syscall or
+        exit; for the ones still waiting, major is decided here from the thread's
+        majflt counter in /proc against the value the program saved.
+        """
+        table = self.table("kp_faults")
+        items = list(table.items())
+        table.clear()
+        recs = np.zeros(len(items), record.record_dtype())
+        for i, (k, v) in enumerate(items):
+            r = recs[i]
+            r["type"], r["ts"], r["aux"], r["pid"], r["tid"] = (
+                events.EventType.PageFault.value, v.ts, v.addr, v.tgid, k.value)
+            r["cpu"], r["cgroup"], r["comm"], r["fd"] = v.cpu, v.cgroup, bytes(v.comm), -1
+            r["flags"] = _thread_majflt(v.tgid, k.value, v.majflt) > v.majflt
+        return recs
+
     def attach(self, types: Iterable[str]) -> list[str]:
         """Attach the tracepoints these types need; return the types that cannot be captured.
 
@@ -238,6 +260,15 @@ class LoadedPrograms:
         self.bpf.cleanup()
         self._attached.clear()
         self._timer = False
+
+
+def _thread_majflt(tgid: int, tid: int, default: int) -> int:
+    """The thread's major fault count (field 12 of /proc/PID/task/TID/stat)."""
+    try:
+        stat = Path(f"/proc/{tgid}/task/{tid}/stat").read_text()
+    except OSError:
+        return default
+    return int(stat.rsplit(")", 1)[1].split()[9])
 
 
 def _on_demand_bpf(bpf_class: type) -> type:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -154,3 +155,25 @@ def test_process_over_a_cgroup_memory_limit_reclaims(memory_cgroup: Path) -> Non
     assert reclaims, "writing 96 MiB under a 32 MiB limit must reclaim"
     assert all(e["reclaim_kind"] == "MEMCG" and e["duration_ns"] > 0 for e in reclaims)
     assert sum(e["pages_reclaimed"] for e in reclaims) > 0
+
+
+def test_faults_still_held_at_stop_are_delivered() -> None:
+    """The last fault of a thread that neither faults, syscalls nor exits again comes at stop."""
+    p = 50
+    r, w = os.pipe()
+    script = TOUCH + "import time\ntime.sleep(30)\n"
+    cap = Capture(command=[PY, "-c", script, str(p)], types=["PageFault"],
+                  policy=Policy().with_modes(PageFault="span"), command_stdout=w)
+    with cap:
+        os.close(w)
+        base = int(os.read(r, 100))
+        os.close(r)
+        time.sleep(0.2)
+    cap.process.kill()
+    cap.process.wait()
+    import mmap
+
+    inside = [e for e in cap.events_of("PageFault", cap.process.pid)
+              if base <= e["address"] < base + p * mmap.PAGESIZE]
+    assert len(inside) == p
+    assert not any(e["major"] for e in inside)
