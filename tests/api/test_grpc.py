@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import threading
 import time
 
@@ -15,7 +12,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from causal_processor.api.graph_index import GraphIndexer
-from kprobe import cli, events, otlp
+from kprobe import events, otlp
 from kprobe.v1 import (
     api_common_pb2,
     causal_graph_pb2,
@@ -25,7 +22,7 @@ from kprobe.v1 import (
     timeline_pb2,
 )
 from tests.api import dataset
-from tests.api.clients import Stubs, as_dict, rpc_error
+from tests.api.clients import Stubs, assert_same_graph, kprobe_explain, rpc_error
 from tests.api.conftest import wait_for
 
 MS = 1_000_000
@@ -45,43 +42,15 @@ def stubs(channel) -> Stubs:
 
 @pytest.fixture(scope="module")
 def explained(env) -> dict:
-    """`kprobe explain --json` run through the real CLI on the same store."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert cli.main(["explain", dataset.FAILED, "--json", "--store", env.dsn]) == 0
-    return json.loads(out.getvalue())
+    return kprobe_explain(env.dsn, dataset.FAILED)
 
 
 def test_causal_graph_equals_kprobe_explain(stubs, explained):
     g = stubs.graph.GetCausalGraph(causal_graph_pb2.GetCausalGraphRequest(transaction_id=dataset.FAILED))
-    served = as_dict(g)
-    want_nodes = {n["id"]: n for n in explained["graph"]["nodes"]}
-    got_nodes = {n["id"]: n for n in served["nodes"]}
-    assert set(got_nodes) == set(want_nodes)
-    for nid, n in want_nodes.items():
-        got = got_nodes[nid]
-        assert got["kind"] == "NODE_KIND_" + n["kind"].upper()
-        assert (got.get("label", ""), int(got.get("start_ns", 0)), int(got.get("duration_ns", 0))) == (
-            n["label"], n["start_ns"], n["duration_ns"])
-        assert (got.get("pid", 0), got.get("comm", ""), got.get("event_type", "")) == (
-            n["pid"], n["comm"], n["event_type"] or "")
-        assert int(got.get("event_id", 0)) == n["event_id"]
-        assert got.get("on_critical_path", False) == n["on_critical_path"]
-    key = lambda e: (e["source"], e["target"], e["relation"])  # noqa: E731
-    want_edges = {key(e): e for e in explained["graph"]["edges"]}
-    got_edges = {key(e): e for e in served["edges"]}
-    assert set(got_edges) == set(want_edges)
-    for k, e in want_edges.items():
-        assert int(got_edges[k].get("latency_contribution_ns", 0)) == e["latency_contribution_ns"]
-        assert got_edges[k].get("inferred", False) == e["inferred"]
-    rc = explained["root_cause"]
-    assert g.root_cause.mechanism == rc["mechanism"] == "memory-reclaim"
-    assert (g.root_cause.culprit.pid, g.root_cause.culprit.comm) == (rc["culprit"]["pid"], rc["culprit"]["comm"]) == (
-        dataset.BATCH, "batch-job")
-    assert g.root_cause.contribution_ns == rc["contribution_ns"]
-    assert [s.node_id for s in g.chain] == [s["node_id"] for s in explained["chain"]]
-    assert list(g.story) == explained["story"]
-    assert g.end_to_end_latency_ns == explained["end_to_end_latency_ns"] == 760 * MS
+    assert_same_graph(g, explained)
+    assert g.root_cause.mechanism == "memory-reclaim"
+    assert (g.root_cause.culprit.pid, g.root_cause.culprit.comm) == (dataset.BATCH, "batch-job")
+    assert g.end_to_end_latency_ns == 760 * MS
     assert g.transaction.status == api_common_pb2.TRANSACTION_STATUS_ERROR
     assert g.transaction.service == "payment-handler"
 
