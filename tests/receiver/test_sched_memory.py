@@ -177,3 +177,43 @@ def test_faults_still_held_at_stop_are_delivered() -> None:
               if base <= e["address"] < base + p * mmap.PAGESIZE]
     assert len(inside) == p
     assert not any(e["major"] for e in inside)
+
+
+MAJOR = r"""
+import mmap, os, sys
+p, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "wb") as f:
+    f.write(os.urandom(p * mmap.PAGESIZE))
+    os.fsync(f.fileno())
+fd = os.open(path, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # this file's pages leave the page cache
+m = mmap.mmap(fd, p * mmap.PAGESIZE, prot=mmap.PROT_READ)
+m.madvise(mmap.MADV_RANDOM)  # no readahead: every page is read by its own fault
+base = next(int(line.split("-")[0], 16) for line in open("/proc/self/maps") if path in line)
+def majflt():
+    return int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[9])
+before = majflt()
+for i in range(p):
+    m[i * mmap.PAGESIZE]
+print(base, majflt() - before, flush=True)
+os.unlink(path)
+"""
+
+
+def test_major_faults_match_the_kernels_count(tmp_path: Path) -> None:
+    p = 32
+    path = tmp_path / "major.bin"  # on a disk filesystem (ext4), not tmpfs
+    r, w = os.pipe()
+    with Capture(command=[PY, "-c", MAJOR, str(p), str(path)], types=["PageFault"],
+                 command_stdout=w) as cap:
+        os.close(w)
+        cap.wait(timeout=60)
+    base, majors = (int(x) for x in os.read(r, 100).split())
+    os.close(r)
+    import mmap
+
+    inside = [e for e in cap.events_of("PageFault", cap.process.pid)
+              if base <= e["address"] < base + p * mmap.PAGESIZE]
+    # Default policy: major faults are spans (minor ones only counted), so all of these are major.
+    assert majors == p
+    assert len(inside) == p and all(e["major"] for e in inside)
