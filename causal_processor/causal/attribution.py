@@ -109,26 +109,27 @@ class Attributor:
         t = self.t
         sl = t.thread_slice(tid)
         rows = np.flatnonzero((t.ts[sl] < b) & (t.end[sl] > a)) + sl.start
-        reclaim = [(max(int(t.ts[r]), a), min(int(t.end[r]), b), int(r)) for r in rows if t.etype[r] == T_RECLAIM]
-        reclaim.sort()
+        kinds = t.etype[rows]
+        rec = rows[kinds == T_RECLAIM]
+        reclaim = sorted(zip(np.maximum(t.ts[rec], a).tolist(), np.minimum(t.end[rec], b).tolist(),
+                             rec.tolist(), strict=True))
         cover = [(s, e) for s, e, _ in reclaim]
         pieces: list[Piece] = []
         for s, e, r in reclaim:
             pieces.append(self._reclaim(s, e, r, tid))
-        for r in rows:
-            if t.etype[r] != T_SWITCH:
-                continue
-            s, e = int(t.ts[r]), int(t.end[r])
-            runq = int(t.dur[r]) if t.off_reason[r] == PREEMPTED else min(int(t.runq[r]), e - s)
+        sw = rows[kinds == T_SWITCH]
+        for r, s, e, dur, rq, why in zip(sw.tolist(), t.ts[sw].tolist(), t.end[sw].tolist(), t.dur[sw].tolist(),
+                                         t.runq[sw].tolist(), t.off_reason[sw].tolist(), strict=True):
+            runq = dur if why == PREEMPTED else min(rq, e - s)
             parts = [((max(s, a), min(e - runq, b)), "blocked"), ((max(e - runq, a), min(e, b)), "runq")]
             for (ps, pe), what in parts:
                 if ps >= pe:
                     continue
                 for qs, qe in _subtract([(ps, pe)], cover):
                     if what == "runq":
-                        pieces.append(self._runq(qs, qe, int(r), tid))
+                        pieces.append(self._runq(qs, qe, r, tid))
                     else:
-                        pieces.extend(self._blocked(qs, qe, int(r), tid, span))
+                        pieces.extend(self._blocked(qs, qe, r, tid, span))
         pieces.sort(key=lambda p: p.start)
         out: list[Piece] = []
         cur = a

@@ -351,7 +351,7 @@ class _Builder:
         for a, b in program_order(t, rows):
             g.add_edge(model.Edge(_event_node_id(t, a), _event_node_id(t, b), model.PROGRAM_ORDER))
         keep = set(rows.tolist())
-        for srow, rrow in send_recv(t):
+        for srow, rrow in send_recv(t, rows):
             if srow in keep or rrow in keep:
                 g.add_edge(model.Edge(self._kernel_node(g, srow), self._kernel_node(g, rrow), model.SEND_RECV))
 

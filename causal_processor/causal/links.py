@@ -24,10 +24,16 @@ def program_order(table: EventTable, rows: np.ndarray) -> Iterable[tuple[int, in
     return zip(rows[:-1][same].tolist(), rows[1:][same].tolist(), strict=True)
 
 
-def send_recv(table: EventTable) -> list[tuple[int, int]]:
-    """(send row, recv row) pairs matched by connection and byte order."""
+def send_recv(table: EventTable, rows: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(send row, recv row) pairs matched by connection and byte order, on the
+    connections used by `rows` (all connections when None)."""
     t = table
     tcp = np.flatnonzero(((t.etype == T_SEND) | (t.etype == T_RECV)) & (t.nbytes > 0))
+    if rows is not None:
+        wanted = {t.flow_key(int(i)) for i in rows if t.etype[i] in (T_SEND, T_RECV)}
+        ports = {p for key in wanted for (_, p) in key}
+        near = tcp[np.isin(t.sport[tcp], list(ports)) | np.isin(t.dport[tcp], list(ports))]
+        tcp = np.array([i for i in near if t.flow_key(int(i)) in wanted], dtype=np.int64)
     groups: dict[tuple, tuple[list[int], list[int]]] = {}
     for i in tcp.tolist():
         if t.etype[i] == T_SEND:

@@ -49,13 +49,19 @@ _INT_COLS = (
 _STR_COLS = ("comm", "waker_comm", "saddr", "daddr", "transaction_id", "span_id", "service")
 
 
-def _enum_code(v: Any, names: Mapping[str, int]) -> int:
-    if isinstance(v, str):
-        return names.get(v, 0)
-    return int(v or 0)
-
-
 _TYPE_CODES = {t.name: t.value for t in EventType}
+
+
+def _codes(raw: Sequence[Any] | np.ndarray, names: Mapping[str, int], n: int) -> np.ndarray:
+    """Enum codes of a column given as numbers or as names (vectorised: names are
+    mapped once per distinct value)."""
+    a = np.asarray(raw)
+    if n == 0:
+        return np.zeros(0, dtype=np.int8)
+    if a.dtype.kind in "iub":
+        return a.astype(np.int8)
+    uniq, inv = np.unique(a.astype(str), return_inverse=True)
+    return np.array([names.get(u, 0) for u in uniq], dtype=np.int8)[inv.reshape(n)]
 _OFFCPU_CODES = {"BLOCKED": 1, "PREEMPTED": 2}
 
 
@@ -111,18 +117,9 @@ class EventTable:
                 return np.full(n, "", dtype=object)
             return np.asarray(v, dtype=object)
 
-        etype_raw = cols["event_type"]
-        etype = np.asarray(
-            [_enum_code(v, _TYPE_CODES) for v in etype_raw]
-            if n and isinstance(etype_raw[0], str)
-            else etype_raw,
-            dtype=np.int8,
-        ).reshape(n)
+        etype = _codes(cols["event_type"], _TYPE_CODES, n)
         off_raw = cols.get("off_cpu_reason")
-        if off_raw is None:
-            off = np.zeros(n, dtype=np.int8)
-        else:
-            off = np.asarray([_enum_code(v, _OFFCPU_CODES) for v in off_raw], dtype=np.int8)
+        off = np.zeros(n, dtype=np.int8) if off_raw is None else _codes(off_raw, _OFFCPU_CODES, n)
         ts = ints("timestamp_ns")
         dur = ints("duration_ns")
         tid = ints("tid")
@@ -188,6 +185,8 @@ class EventTable:
         return cls.from_columns({**cols, **extra})
 
     def take(self, idx: np.ndarray) -> EventTable:
+        if len(idx) == len(self.ts) and (len(idx) == 0 or (np.diff(idx) == 1).all()):
+            return self  # already in order: nothing to copy
         return EventTable(**{k: v[idx] for k, v in self.__dict__.items()})
 
     def thread_slice(self, tid: int) -> slice:
