@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
@@ -26,6 +27,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from causal_processor.config import ProcessorConfig
 from causal_processor.forward.exporter import OtlpForwarder
 from causal_processor.ingest.decode import Decoded, decode
+from causal_processor.ingest.metrics_decode import decode_metrics
 from causal_processor.join.joiner import Joiner, JoinOutput
 from causal_processor.join.spans import from_record
 from causal_processor.live import JOINED, STORED, LiveEvents
@@ -143,6 +145,20 @@ class Processor:
         if d.forward is not None and self.forwarder:
             self.forwarder.submit(d.forward)
         return ExportResult(d.rejected, d.error_message)
+
+    def export_metrics(self, req: metrics_service_pb2.ExportMetricsServiceRequest,
+                       transport: str = "grpc") -> ExportResult:
+        """Store OTLP sums and gauges (the receiver's aggregates and lost-event counts)."""
+        d = decode_metrics(req)
+        try:
+            self.store.write_metric_rows(d.sums, d.gauges, token=batch_token(
+                "metrics", (repr(r[8:15]) for r in (*d.sums, *d.gauges))))
+        except Exception as e:
+            self.metrics.requests.labels(transport, "unavailable").inc()
+            raise Unavailable(f"storage did not accept the metrics: {e}") from e
+        self.metrics.requests.labels(transport, "partial" if d.rejected else "ok").inc()
+        more = f" (+{len(d.errors) - 3} more)" if len(d.errors) > 3 else ""
+        return ExportResult(d.rejected, "; ".join(d.errors[:3]) + more)
 
     def _take_batch(self) -> list[tuple[Decoded, Future[None]]]:
         cfg = self.config.storage

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from causal_processor.ingest.kernel_rows import kernel_row
@@ -75,16 +75,15 @@ def _hex_ids_to_base64(node: Any) -> None:
             _hex_ids_to_base64(x)
 
 
-def parse_json(body: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
+def parse_json(body: bytes, message: type[Message] = trace_service_pb2.ExportTraceServiceRequest) -> Any:
     try:
         doc = json.loads(body)
         _hex_ids_to_base64(doc)
-        return json_format.ParseDict(doc, trace_service_pb2.ExportTraceServiceRequest(),
-                                     ignore_unknown_fields=True)
+        return json_format.ParseDict(doc, message(), ignore_unknown_fields=True)
     except BadRequest:
         raise
     except (ValueError, json_format.ParseError, TypeError, AttributeError) as e:
-        raise BadRequest(f"malformed OTLP/JSON ExportTraceServiceRequest: {e}") from e
+        raise BadRequest(f"malformed OTLP/JSON {message.__name__}: {e}") from e
 
 
 def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bool = False) -> Decoded:

@@ -11,12 +11,15 @@ from __future__ import annotations
 from concurrent import futures
 
 import grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from causal_processor.ingest.decode import BadRequest, parse_protobuf
+from causal_processor.ingest.metrics_decode import parse_metrics
 from causal_processor.pipeline import Processor, Unavailable
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 
 
 class GrpcReceiver:
@@ -31,8 +34,15 @@ class GrpcReceiver:
             request_deserializer=None,
             response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString,
         )
-        self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),))
+        metrics_handler = grpc.unary_unary_rpc_method_handler(
+            self._export_metrics,
+            request_deserializer=None,
+            response_serializer=metrics_service_pb2.ExportMetricsServiceResponse.SerializeToString,
+        )
+        self.server.add_generic_rpc_handlers((
+            grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),
+            grpc.method_handlers_generic_handler(METRICS_SERVICE, {"Export": metrics_handler}),
+        ))
         self.port = self.server.add_insecure_port(endpoint)
         if not self.port:
             raise OSError(f"cannot listen for OTLP/gRPC on {endpoint}")
@@ -57,5 +67,22 @@ class GrpcReceiver:
         resp = trace_service_pb2.ExportTraceServiceResponse()
         if result.rejected:
             resp.partial_success.rejected_spans = result.rejected
+            resp.partial_success.error_message = result.error_message
+        return resp
+
+    def _export_metrics(self, body: bytes, context: grpc.ServicerContext
+                        ) -> metrics_service_pb2.ExportMetricsServiceResponse:
+        try:
+            req = parse_metrics(body)
+        except BadRequest as e:
+            self.processor.metrics.requests.labels("grpc", "malformed").inc()
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        try:
+            result = self.processor.export_metrics(req, "grpc")
+        except Unavailable as e:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+        resp = metrics_service_pb2.ExportMetricsServiceResponse()
+        if result.rejected:
+            resp.partial_success.rejected_data_points = result.rejected
             resp.partial_success.error_message = result.error_message
         return resp

@@ -1,4 +1,4 @@
-"""OTLP/HTTP receiver (POST /v1/traces, protobuf or JSON) on aiohttp, plus /metrics.
+"""OTLP/HTTP receiver (POST /v1/traces and /v1/metrics, protobuf or JSON) on aiohttp, plus /metrics.
 
 aiohttp undoes gzip/deflate Content-Encoding and enforces the size limit on the
 decoded body. Errors follow OTLP/HTTP: 400 for a malformed body, 415 for a content type other than
@@ -16,9 +16,11 @@ import threading
 from aiohttp import web
 from google.protobuf import json_format
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from causal_processor.ingest.decode import BadRequest, parse_json, parse_protobuf
+from causal_processor.ingest.metrics_decode import parse_metrics
 from causal_processor.pipeline import Processor, Unavailable
 
 PROTOBUF = "application/x-protobuf"
@@ -40,6 +42,7 @@ class HttpReceiver:
         self.max_bytes = max_request_bytes
         app = web.Application(client_max_size=max_request_bytes + 1)
         app.router.add_post("/v1/traces", self._traces)
+        app.router.add_post("/v1/metrics", self._metrics_in)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._health)
         self._app = app
@@ -97,6 +100,12 @@ class HttpReceiver:
         return web.Response(status=status, body=body, headers=headers)
 
     async def _traces(self, request: web.Request) -> web.Response:
+        return await self._export(request, metrics=False)
+
+    async def _metrics_in(self, request: web.Request) -> web.Response:
+        return await self._export(request, metrics=True)
+
+    async def _export(self, request: web.Request, *, metrics: bool) -> web.Response:
         ctype = request.content_type
         reply_type = JSON if ctype == JSON else PROTOBUF
         if ctype not in (PROTOBUF, JSON):
@@ -110,16 +119,27 @@ class HttpReceiver:
         except web.HTTPRequestEntityTooLarge:
             return self._error_response(413, f"request exceeds the limit of {self.max_bytes} bytes", reply_type)
         try:
-            req = parse_json(body) if ctype == JSON else parse_protobuf(body)
+            if metrics:
+                req = (parse_json(body, metrics_service_pb2.ExportMetricsServiceRequest) if ctype == JSON
+                       else parse_metrics(body))
+            else:
+                req = parse_json(body) if ctype == JSON else parse_protobuf(body)
         except BadRequest as e:
             return self._error_response(400, str(e), reply_type)
         loop = asyncio.get_running_loop()
+        export = self.processor.export_metrics if metrics else self.processor.export
         try:
-            result = await loop.run_in_executor(None, self.processor.export, req, "http")
+            result = await loop.run_in_executor(None, export, req, "http")
         except Unavailable as e:
             return self._error_response(503, str(e), reply_type)
-        resp = trace_service_pb2.ExportTraceServiceResponse()
-        if result.rejected:
+        if metrics:
+            resp = metrics_service_pb2.ExportMetricsServiceResponse()
+            resp.partial_success.rejected_data_points = result.rejected
+        else:
+            resp = trace_service_pb2.ExportTraceServiceResponse()
             resp.partial_success.rejected_spans = result.rejected
+        if result.rejected:
             resp.partial_success.error_message = result.error_message
+        else:
+            resp.ClearField("partial_success")
         return web.Response(status=200, body=_encode(resp, reply_type), headers={"Content-Type": reply_type})

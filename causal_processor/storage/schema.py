@@ -186,6 +186,54 @@ TO otel_traces_trace_id_ts
 AS SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
 FROM otel_traces WHERE TraceId != '' GROUP BY TraceId"""
 
+def _otel_metrics(kind: str, days: int) -> str:
+    """otel_metrics_sum / otel_metrics_gauge as the Collector ClickHouse exporter makes them."""
+    sum_only = ("  AggregationTemporality Int32 CODEC(ZSTD(1)),\n"
+                "  IsMonotonic Boolean CODEC(Delta, ZSTD(1)),\n") if kind == "sum" else ""
+    return f"""CREATE TABLE IF NOT EXISTS otel_metrics_{kind} (
+  ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+  ResourceSchemaUrl String CODEC(ZSTD(1)),
+  ScopeName String CODEC(ZSTD(1)),
+  ScopeVersion String CODEC(ZSTD(1)),
+  ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+  ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+  ScopeSchemaUrl String CODEC(ZSTD(1)),
+  ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+  MetricName String CODEC(ZSTD(1)),
+  MetricDescription String CODEC(ZSTD(1)),
+  MetricUnit String CODEC(ZSTD(1)),
+  Attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+  StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+  TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+  Value Float64 CODEC(ZSTD(1)),
+  Flags UInt32 CODEC(ZSTD(1)),
+  Exemplars Nested (
+    FilteredAttributes Map(LowCardinality(String), String),
+    TimeUnix DateTime64(9),
+    Value Float64,
+    SpanId String,
+    TraceId String
+  ) CODEC(ZSTD(1)),
+{sum_only}  INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+  INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+  INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+  INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = ReplacingMergeTree
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+TTL toDateTime(TimeUnix) + toIntervalDay({days})
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000"""
+
+
+OTEL_METRICS_COLUMNS: tuple[str, ...] = (
+    "ResourceAttributes", "ResourceSchemaUrl", "ScopeName", "ScopeVersion", "ScopeAttributes",
+    "ScopeDroppedAttrCount", "ScopeSchemaUrl", "ServiceName", "MetricName", "MetricDescription",
+    "MetricUnit", "Attributes", "StartTimeUnix", "TimeUnix", "Value", "Flags",
+    "Exemplars.FilteredAttributes", "Exemplars.TimeUnix", "Exemplars.Value", "Exemplars.SpanId",
+    "Exemplars.TraceId",
+)
+"""otel_metrics_gauge columns; otel_metrics_sum adds AggregationTemporality, IsMonotonic."""
+
 _PROCESSOR_STATE = """CREATE TABLE IF NOT EXISTS processor_state (
   key String, value UInt64, updated_ns UInt64
 ) ENGINE = ReplacingMergeTree(updated_ns) ORDER BY key"""
@@ -206,6 +254,8 @@ def migrations(retention_days: int) -> tuple[Migration, ...]:
         Migration(2, "kernel_events, event_context, transactions, processor_state", (
             _kernel_events(retention_days), _event_context(retention_days),
             _transactions(retention_days), _PROCESSOR_STATE)),
+        Migration(3, "otel_metrics_sum, otel_metrics_gauge (collector exporter schema)", (
+            _otel_metrics("sum", retention_days), _otel_metrics("gauge", retention_days))),
     )
 
 

@@ -140,6 +140,13 @@ class ClickHouseEventStore:
         """otel_traces rows as made by records.span_row."""
         self._insert("otel_traces", schema.OTEL_TRACES_COLUMNS, rows, token)
 
+    def write_metric_rows(self, sums: Sequence[Sequence[Any]], gauges: Sequence[Sequence[Any]],
+                          token: str | None = None) -> None:
+        """otel_metrics_sum / otel_metrics_gauge rows as made by ingest.metrics_decode."""
+        self._insert("otel_metrics_sum", (*schema.OTEL_METRICS_COLUMNS, "AggregationTemporality",
+                                          "IsMonotonic"), sums, token)
+        self._insert("otel_metrics_gauge", schema.OTEL_METRICS_COLUMNS, gauges, token)
+
     def write_events(
         self,
         evs: Sequence[Mapping[str, Any]],

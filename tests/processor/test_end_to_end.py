@@ -83,6 +83,10 @@ def test_concurrent_payments_each_get_exactly_their_kernel_events(dsn, arrival):
         captured = cap.events
         assert exporter.sent_spans == len(captured) and exporter.dropped_spans == 0
         exporter.shutdown()
+        if streaming:  # the receiver's own OTLP metrics (lost events) are stored too
+            lost = store.client.query("SELECT Value FROM otel_metrics_sum WHERE MetricName = "
+                                      "'kprobe.receiver.lost_events'").result_rows
+            assert lost == [(float(cap.stats.lost_events),)]
 
         def done() -> bool:
             return all(len([e for e in store.transaction_events(p) if e["event_type"] == "SyscallWrite"])

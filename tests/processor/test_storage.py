@@ -31,9 +31,10 @@ def test_migrations_are_idempotent(store):
     assert schema.migrate(store.client) == []
     tables = {r[0] for r in store.client.query("SHOW TABLES").result_rows}
     assert {"otel_traces", "otel_traces_trace_id_ts", "otel_traces_trace_id_ts_mv", "kernel_events",
-            "event_context", "transactions", "schema_migrations"} <= tables
+            "event_context", "transactions", "schema_migrations", "otel_metrics_sum",
+            "otel_metrics_gauge"} <= tables
     versions = store.client.query("SELECT version FROM schema_migrations ORDER BY version").result_rows
-    assert versions == [(1,), (2,)]
+    assert versions == [(1,), (2,), (3,)]
     for table in ("otel_traces", "kernel_events", "event_context", "transactions"):
         ddl = store.client.query(f"SHOW CREATE TABLE {table}").result_rows[0][0]
         assert "TTL" in ddl and "toIntervalDay(30)" in ddl, table
