@@ -218,3 +218,45 @@ def test_json_shape() -> None:
     ids = {n["id"] for n in d["graph"]["nodes"]}
     assert all(e["source"] in ids and e["target"] in ids for e in d["graph"]["edges"])
     assert model.TRANSACTION in {n["kind"] for n in d["graph"]["nodes"]}
+
+
+def test_unanswered_request_is_explained_by_the_peers_stall() -> None:
+    """Settlement's workers are stuck in reclaim, so the payment's request waits in its
+    queue and the settlement span starts after the deadline: the handler's wait is
+    explained by what the peer lost meanwhile (the active path through the peer)."""
+    spans = [s for s in payment_spans(800.0) if s["span_id"] not in ("c1", "c2")]
+    flow = {"saddr": "127.0.0.1", "sport": 41000, "daddr": "127.0.0.1", "dport": 9003}
+    back = {"saddr": "127.0.0.1", "sport": 9003, "daddr": "127.0.0.1", "dport": 41000}
+    worker = TID[SETTLE] + 5
+    evs = [
+        ev("TCPSend", HANDLER, 2.15, 0.02, span="a3", fd=5, bytes=300, **flow),
+        ev("SchedSwitch", HANDLER, 2.2, 750.0, span="a3", off_cpu_reason="BLOCKED", waker_comm="swapper/0"),
+        ev("TCPRecv", SETTLE, 2.3, 0.02, fd=9, bytes=300, **back),  # the acceptor read it
+        ev("MemoryReclaim", SETTLE, -100.0, 900.0, tid=worker, pages_reclaimed=64, reclaim_kind="MEMCG", cgroup_id=77),
+    ]
+    evs += [ev("MemoryReclaim", BATCH, -600 + k * 20, 5.0, pages_reclaimed=64, reclaim_kind="MEMCG", cgroup_id=77)
+            for k in range(30)]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    rc = x.root_cause
+    assert (rc.mechanism, rc.culprit.pid) == ("memory-reclaim", BATCH)
+    assert rc.contribution_ns == 750 * MS
+    assert any("waited 750.0 ms for pid 300 (settlement-svc)" in e for e in rc.evidence)
+
+
+def test_lock_held_by_a_stalled_thread_blames_the_stall() -> None:
+    """A worker waits for a lock (the interpreter lock, say) held by a sibling that is
+    itself stuck in reclaim: the reclaim is the cause, not the sibling."""
+    spans = payment_spans(220.0)
+    holder = TID[SETTLE] + 7
+    evs = [
+        ev("SchedSwitch", SETTLE, 10.0, 200.0, span="c2", off_cpu_reason="BLOCKED", waker_pid=SETTLE,
+           waker_tid=holder, waker_comm="event_engine"),
+        ev("MemoryReclaim", SETTLE, 9.0, 200.5, tid=holder, pages_reclaimed=32, reclaim_kind="MEMCG", cgroup_id=77),
+    ]
+    evs += [ev("PageFault", BATCH, -500 + k, cgroup_id=77) for k in range(400)]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    rc = x.root_cause
+    assert (rc.mechanism, rc.culprit.pid) == ("memory-reclaim", BATCH)
+    assert rc.contribution_ns == 200 * MS
