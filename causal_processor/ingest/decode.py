@@ -47,12 +47,12 @@ class Decoded:
         return "; ".join(self.errors[:3]) + more
 
 
-def parse_protobuf(body: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
-    req = trace_service_pb2.ExportTraceServiceRequest()
+def parse_protobuf(body: bytes, message: type[Message] = trace_service_pb2.ExportTraceServiceRequest) -> Any:
+    req = message()
     try:
         req.ParseFromString(body)
     except (DecodeError, RuntimeError, ValueError) as e:
-        raise BadRequest(f"malformed OTLP protobuf ExportTraceServiceRequest: {e}") from e
+        raise BadRequest(f"malformed OTLP protobuf {message.__name__}: {e}") from e
     return req
 
 

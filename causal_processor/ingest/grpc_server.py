@@ -1,4 +1,4 @@
-"""OTLP/gRPC receiver (TraceService/Export) on grpcio.
+"""OTLP/gRPC receiver (TraceService/Export, MetricsService/Export) on grpcio.
 
 The request is taken as raw bytes and parsed here, so a malformed body gets
 INVALID_ARGUMENT with the parser's reason (grpcio's own deserializer would answer
@@ -8,15 +8,17 @@ storage trouble is UNAVAILABLE, which OTLP clients retry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
+from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from causal_processor.ingest.decode import BadRequest, parse_protobuf
-from causal_processor.ingest.metrics_decode import parse_metrics
-from causal_processor.pipeline import Processor, Unavailable
+from causal_processor.pipeline import ExportResult, Processor, Unavailable
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
@@ -29,19 +31,13 @@ class GrpcReceiver:
             futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
             options=[("grpc.max_receive_message_length", max_request_bytes)],
         )
-        handler = grpc.unary_unary_rpc_method_handler(
-            self._export,
-            request_deserializer=None,
-            response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString,
-        )
-        metrics_handler = grpc.unary_unary_rpc_method_handler(
-            self._export_metrics,
-            request_deserializer=None,
-            response_serializer=metrics_service_pb2.ExportMetricsServiceResponse.SerializeToString,
-        )
+        traces = self._handler(trace_service_pb2.ExportTraceServiceRequest, processor.export,
+                               trace_service_pb2.ExportTraceServiceResponse, "rejected_spans")
+        metrics = self._handler(metrics_service_pb2.ExportMetricsServiceRequest, processor.export_metrics,
+                                metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points")
         self.server.add_generic_rpc_handlers((
-            grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),
-            grpc.method_handlers_generic_handler(METRICS_SERVICE, {"Export": metrics_handler}),
+            grpc.method_handlers_generic_handler(SERVICE, {"Export": traces}),
+            grpc.method_handlers_generic_handler(METRICS_SERVICE, {"Export": metrics}),
         ))
         self.port = self.server.add_insecure_port(endpoint)
         if not self.port:
@@ -54,35 +50,23 @@ class GrpcReceiver:
     def stop(self, grace: float = 1.0) -> None:
         self.server.stop(grace).wait()
 
-    def _export(self, body: bytes, context: grpc.ServicerContext) -> trace_service_pb2.ExportTraceServiceResponse:
-        try:
-            req = parse_protobuf(body)
-        except BadRequest as e:
-            self.processor.metrics.requests.labels("grpc", "malformed").inc()
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        try:
-            result = self.processor.export(req, "grpc")
-        except Unavailable as e:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
-        resp = trace_service_pb2.ExportTraceServiceResponse()
-        if result.rejected:
-            resp.partial_success.rejected_spans = result.rejected
-            resp.partial_success.error_message = result.error_message
-        return resp
+    def _handler(self, request_cls: type[Message], export: Callable[[Any, str], ExportResult],
+                 response_cls: type[Message], rejected_field: str) -> grpc.RpcMethodHandler:
+        def handle(body: bytes, context: grpc.ServicerContext) -> Message:
+            try:
+                req = parse_protobuf(body, request_cls)
+            except BadRequest as e:
+                self.processor.metrics.requests.labels("grpc", "malformed").inc()
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            try:
+                result = export(req, "grpc")
+            except Unavailable as e:
+                context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+            resp = response_cls()
+            if result.rejected:
+                setattr(resp.partial_success, rejected_field, result.rejected)
+                resp.partial_success.error_message = result.error_message
+            return resp
 
-    def _export_metrics(self, body: bytes, context: grpc.ServicerContext
-                        ) -> metrics_service_pb2.ExportMetricsServiceResponse:
-        try:
-            req = parse_metrics(body)
-        except BadRequest as e:
-            self.processor.metrics.requests.labels("grpc", "malformed").inc()
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        try:
-            result = self.processor.export_metrics(req, "grpc")
-        except Unavailable as e:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
-        resp = metrics_service_pb2.ExportMetricsServiceResponse()
-        if result.rejected:
-            resp.partial_success.rejected_data_points = result.rejected
-            resp.partial_success.error_message = result.error_message
-        return resp
+        return grpc.unary_unary_rpc_method_handler(
+            handle, request_deserializer=None, response_serializer=response_cls.SerializeToString)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from causal_processor.ingest.decode import BadRequest
+from causal_processor.ingest.decode import parse_protobuf
 from causal_processor.storage.records import attr_map
 
 
@@ -27,12 +26,7 @@ class DecodedMetrics:
 
 
 def parse_metrics(body: bytes) -> metrics_service_pb2.ExportMetricsServiceRequest:
-    req = metrics_service_pb2.ExportMetricsServiceRequest()
-    try:
-        req.ParseFromString(body)
-    except (DecodeError, RuntimeError, ValueError) as e:
-        raise BadRequest(f"malformed OTLP protobuf ExportMetricsServiceRequest: {e}") from e
-    return req
+    return parse_protobuf(body, metrics_service_pb2.ExportMetricsServiceRequest)
 
 
 def _value(p: metrics_pb2.NumberDataPoint) -> float:

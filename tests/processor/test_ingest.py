@@ -17,19 +17,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from causal_processor import config, server
 from kprobe import events, otlp
 
 MS = 1_000_000
-
-
-@pytest.fixture
-def running(dsn):
-    cfg = config.local(dsn)
-    cfg.otlp.max_request_bytes = 256 * 1024
-    r = server.start(cfg)
-    yield r
-    r.stop()
 
 
 def _tracer(exporter, service="payments"):

@@ -10,15 +10,6 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from causal_processor import config, server
-
-
-@pytest.fixture
-def running(dsn):
-    r = server.start(config.local(dsn))
-    yield r
-    r.stop()
-
 
 @pytest.mark.parametrize("transport", ["grpc", "http"])
 def test_sdk_sums_and_gauges_are_stored_histograms_refused(running, transport):
