@@ -147,7 +147,7 @@ def affected_types(missing: Iterable[str]) -> list[str]:
 class LoadedPrograms:
     """One compiled and loaded module: attach a set of types, detach, reuse."""
 
-    def __init__(self, tracefs: Path | None = None) -> None:
+    def __init__(self, tracefs: Path | None = None, use_btf: bool = True) -> None:
         errors.check_privileges()
         root = tracefs or errors.tracefs_root()
         errors.check_headers()
@@ -165,7 +165,7 @@ class LoadedPrograms:
         self.available = tuple(tp for tp in present if tp not in self.missing)
         cflags = [f"-DKP_RINGBUF_PAGES={RINGBUF_PAGES}", "-Wno-unused-function"]
         cflags += [f"-DKP_TP_{tp.replace(':', '__')}=1" for tp in self.available]
-        offsets = btf_offsets()
+        offsets = btf_offsets() if use_btf else None
         if offsets:
             cflags += [f"-D{k}={v}" for k, v in offsets.items()]
         try:
