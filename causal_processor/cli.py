@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.join.transaction_keys = args.transaction_keys
     try:
         running = server.start(cfg)
-    except StorageError as e:
+    except (StorageError, config_mod.ConfigError) as e:
         raise UserError(str(e)) from e
     except OSError as e:
         raise UserError(f"{e} (is another processor running?)") from e

@@ -74,6 +74,17 @@ class ForwardConfig:
     max_retries: int = 5
     timeout_s: float = 10.0
     app_spans: bool = True  # also pass the application spans through
+    headers: str = ""  # "key=value,key2=value2" sent as gRPC metadata (e.g. authorization)
+
+    def metadata(self) -> list[tuple[str, str]]:
+        out = []
+        for item in self.headers.split(","):
+            k, sep, v = item.partition("=")
+            if k.strip():
+                if not sep:
+                    raise ConfigError(f"forward.headers: {item.strip()!r} is not key=value")
+                out.append((k.strip().lower(), v.strip()))
+        return out
 
 
 @dataclass

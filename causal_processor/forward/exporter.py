@@ -42,6 +42,7 @@ class OtlpForwarder:
         self._channel = (grpc.insecure_channel(config.endpoint) if config.insecure
                          else grpc.secure_channel(config.endpoint, grpc.ssl_channel_credentials()))
         self._stub = trace_service_pb2_grpc.TraceServiceStub(self._channel)
+        self._metadata = config.metadata()
         self._thread = threading.Thread(target=self._run, name="kprobe-forward", daemon=True)
         self._thread.start()
 
@@ -87,7 +88,7 @@ class OtlpForwarder:
         delay = 0.2
         for attempt in range(self.config.max_retries + 1):
             try:
-                resp = self._stub.Export(req, timeout=self.config.timeout_s)
+                resp = self._stub.Export(req, timeout=self.config.timeout_s, metadata=self._metadata)
                 rejected = resp.partial_success.rejected_spans
                 self.metrics.spans_out.inc(n - rejected)
                 if rejected:

@@ -35,6 +35,8 @@ def test_defaults_yaml_then_environment(tmp_path):
     assert cfg.join.window_s == 9.0 and cfg.join.transaction_keys == ["a.id", "b.id"]
     assert cfg.forward.endpoint == "tempo:4317" and cfg.forward.insecure is False
     assert cfg.join.join_config().window_ns == 9_000_000_000
+    cfg = config.load(None, env={"KPROBE_PROCESSOR_FORWARD__HEADERS": "Authorization=Basic abc, x-scope-orgid=t1"})
+    assert cfg.forward.metadata() == [("authorization", "Basic abc"), ("x-scope-orgid", "t1")]
 
 
 @pytest.mark.parametrize(("text", "env", "message"), [
