@@ -53,6 +53,21 @@ def wait_for(pred: Callable[[], object], timeout: float = 20.0) -> object:
     raise AssertionError(f"timed out after {timeout} s waiting for {pred}")
 
 
+def settle(store, transactions, quiet_s: float = 0.9, timeout: float = 30.0) -> None:
+    """Wait until the join stops adding events to these transactions (kernel
+    events sent after the spans can be joined a tick or two later)."""
+    last, stable_since = None, time.monotonic()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = tuple(len(store.transaction_events(t)) for t in transactions)
+        if counts != last or not all(counts):
+            last, stable_since = counts, time.monotonic()
+        elif time.monotonic() - stable_since >= quiet_s:
+            return
+        time.sleep(0.15)
+    raise AssertionError(f"the join did not settle in {timeout} s: {last}")
+
+
 @pytest.fixture(scope="module")
 def env(chdb_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """Processor (chdb) + embedded graph store (Ladybug) + API, fed with dataset.send."""
@@ -64,7 +79,8 @@ def env(chdb_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env
     try:
         incident = dataset.send(running.grpc_port)
         for txn in incident.transactions:
-            wait_for(lambda t=txn: p.store.transaction(t) and p.store.transaction_events(t))
+            wait_for(lambda t=txn: p.store.transaction(t))
+        settle(p.store, incident.transactions)
         yield Env(api, running, incident, dsn, graphs)
     finally:
         api.stop()

@@ -18,7 +18,7 @@ from causal_processor.api.wiring import backends_for
 from causal_processor.graphstore import open_graph_store
 from kprobe.v1 import api_common_pb2, causal_graph_pb2, events_pb2, search_pb2, timeline_pb2
 from tests.api.clients import Stubs, assert_same_graph, kprobe_explain
-from tests.api.conftest import wait_for
+from tests.api.conftest import settle, wait_for
 
 pytestmark = [pytest.mark.ebpf, pytest.mark.slow]
 
@@ -88,6 +88,8 @@ def captured(chdb_dir, tmp_path_factory):
         try:
             with LiveRecorder(api.port) as live:
                 verdict = p.run("memory-pressure")
+            if verdict.payment_id:
+                settle(proc.store, [verdict.payment_id])
             yield {"verdict": verdict, "api": api, "store": proc.store, "dsn": dsn, "live": live}
         finally:
             api.stop()
