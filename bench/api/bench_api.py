@@ -152,27 +152,39 @@ def start_server(tmp: str):
     return running, api, graphs
 
 
-def bench_graph(api, seconds: float, concurrency: int) -> dict:
-    from tests.api import dataset
-
-    analyzer = api.server.backends.analyzer
+def _in_process(fn, seconds: float) -> dict:
     lat = []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         t = time.perf_counter()
-        analyzer.causal_graph(dataset.FAILED).SerializeToString()
+        fn()
         lat.append(time.perf_counter() - t)
-    out = {"baseline_in_process": {**_percentiles(lat), "qps": len(lat) / seconds}}
-    _log(f"baseline: {out['baseline_in_process']}")
+    return {**_percentiles(lat), "qps": len(lat) / seconds}
+
+
+def bench_graph(api, seconds: float, concurrency: int) -> dict:
+    """Cold: every query rebuilds the graph (cache off). Warm: the API's graph cache.
+    Baselines run in-process: the same work without any transport."""
+    from tests.api import dataset
+
+    analyzer = api.server.backends.analyzer
+    txn = dataset.FAILED
+    out: dict[str, dict] = {}
     ctx = mp.get_context("spawn")
     with ctx.Pool(concurrency) as pool:
-        for name, fn, port in (("grpc_front_8080", grpc_client, api.port),
-                               ("grpc_direct_port", grpc_client, api.server.grpc_port),
-                               ("json_http", http_client, api.port)):
-            results = pool.starmap(fn, [(port, dataset.FAILED, seconds)] * concurrency)
-            lat = [x for r in results for x in r]
-            out[name] = {**_percentiles(lat), "qps": len(lat) / seconds}
-            _log(f"{name}: {out[name]}")
+        for mode, ttl in (("cold", 0.0), ("warm", 3600.0)):
+            analyzer.cache.ttl_s = ttl
+            res = {"baseline_in_process": _in_process(lambda: analyzer.causal_graph(txn).SerializeToString(), seconds)}
+            _log(f"{mode} baseline: {res['baseline_in_process']}")
+            for name, fn, port in (("grpc_front_8080", grpc_client, api.port),
+                                   ("grpc_direct_port", grpc_client, api.server.grpc_port),
+                                   ("json_http_8080", http_client, api.port)):
+                results = pool.starmap(fn, [(port, txn, seconds)] * concurrency)
+                lat = [x for r in results for x in r]
+                res[name] = {**_percentiles(lat), "qps": len(lat) / seconds}
+                _log(f"{mode} {name}: {res[name]}")
+            out[mode] = res
+    analyzer.cache.ttl_s = 5.0
     return out
 
 

@@ -62,6 +62,8 @@ def _api_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--recordings-dir", metavar="DIR",
                    help="replay recordings the ReplayService may use (<transaction_id>.kpr or by name; "
                    "default $KPROBE_DATA_DIR/recordings)")
+    g.add_argument("--graph-cache", type=float, default=5.0, metavar="SECONDS",
+                   help="serve a transaction's graph from memory for this long (0: always rebuild)")
     g.add_argument("--max-replay-sessions", type=int, default=32)
     g.add_argument("--max-running-replays", type=int, default=2)
 
@@ -100,7 +102,7 @@ def _serve(args: argparse.Namespace, store, live=None) -> None:
     cfg = api_config(args)
     graphs = _open_graphs(args)
     recordings = args.recordings_dir or os.path.join(os.environ.get("KPROBE_DATA_DIR", "/var/lib/kprobe"), "recordings")
-    backends = backends_for(store, graphs, recordings)
+    backends = backends_for(store, graphs, recordings, args.graph_cache)
     indexer = None if args.no_index else GraphIndexer(store, backends.analyzer).start()
     try:
         asyncio.run(_serve_until_signalled(ApiServer(cfg, backends, live=live)))

@@ -7,6 +7,9 @@ prints cannot disagree.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,17 +34,62 @@ _EDGE_SCALARS = ("source", "target", "relation", "inferred", "confidence", "shar
                  "latency_contribution_ns", "on_critical_path")
 
 
+class GraphCache:
+    """Recently built graphs for `ttl_s`: a dashboard refreshing, or several people
+    opening the same incident, cost one explain. A graph can lag late-joined
+    events by at most the ttl."""
+
+    def __init__(self, ttl_s: float = 5.0, size: int = 256) -> None:
+        self.ttl_s = ttl_s
+        self._size = size
+        self._items: OrderedDict[str, tuple[float, causal_graph_pb2.CausalGraph]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> causal_graph_pb2.CausalGraph | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or time.monotonic() - hit[0] > self.ttl_s:
+                return None
+            self._items.move_to_end(key)
+        out = causal_graph_pb2.CausalGraph()
+        out.CopyFrom(hit[1])  # callers may add events to their copy
+        return out
+
+    def put(self, key: str, graph: causal_graph_pb2.CausalGraph) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            self._items[key] = (time.monotonic(), graph)
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class EngineAnalyzer:
     """explain() on the processor's store, served as CausalGraph messages; each
     graph is also written to the graph store (when there is one), which makes
     it searchable by culprit and mechanism."""
 
-    def __init__(self, store: EventStore, graphs: GraphStore | None = None) -> None:
+    def __init__(self, store: EventStore, graphs: GraphStore | None = None, cache_ttl_s: float = 5.0) -> None:
         self._store = store
         self._source = StoreSource(store)
         self._graphs = graphs
+        self.cache = GraphCache(cache_ttl_s)
 
     def causal_graph(self, transaction_id: str) -> causal_graph_pb2.CausalGraph | None:
+        cached = self.cache.get(transaction_id)
+        if cached is not None:
+            return cached
+        graph = self.explain(transaction_id)
+        if graph is not None:
+            self.cache.put(transaction_id, graph)
+            out = causal_graph_pb2.CausalGraph()
+            out.CopyFrom(graph)
+            return out
+        return None
+
+    def explain(self, transaction_id: str) -> causal_graph_pb2.CausalGraph | None:
+        """Build the graph now (no cache); writes it to the graph store."""
         try:
             x = explain(self._source, transaction_id)
         except LookupError:

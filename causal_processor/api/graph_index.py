@@ -104,7 +104,7 @@ class GraphIndexer:
             if t.transaction_id in self._done or self._stop.is_set():
                 continue
             try:
-                self._analyzer.causal_graph(t.transaction_id)
+                self._analyzer.explain(t.transaction_id)
             except Exception:
                 log.exception("indexing the causal graph of %s failed", t.transaction_id)
             self._done[t.transaction_id] = None

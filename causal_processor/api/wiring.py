@@ -18,8 +18,8 @@ from .replay_runner import RecordingLibrary
 
 
 def backends_for(store: EventStore, graphs: GraphStore | None = None,
-                 recordings: str | os.PathLike[str] | None = None) -> Backends:
-    b = Backends(store=store, analyzer=EngineAnalyzer(store, graphs))
+                 recordings: str | os.PathLike[str] | None = None, graph_cache_s: float = 5.0) -> Backends:
+    b = Backends(store=store, analyzer=EngineAnalyzer(store, graphs, graph_cache_s))
     if graphs is not None:
         b.chains = GraphChains(graphs)
     else:

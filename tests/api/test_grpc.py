@@ -65,6 +65,16 @@ def test_graph_with_events_and_root_cause(env, stubs):
     assert r.root_cause == g.root_cause and list(r.chain) == list(g.chain) and r.transaction == g.transaction
 
 
+def test_cached_graph_is_served_as_a_copy(stubs):
+    req = causal_graph_pb2.GetCausalGraphRequest(transaction_id=dataset.FAILED)
+    with_events = stubs.graph.GetCausalGraph(causal_graph_pb2.GetCausalGraphRequest(
+        transaction_id=dataset.FAILED, include_events=True))
+    plain = stubs.graph.GetCausalGraph(req)
+    assert any(n.HasField("event") for n in with_events.nodes)
+    assert not any(n.HasField("event") for n in plain.nodes)
+    assert plain == stubs.graph.GetCausalGraph(req)
+
+
 def test_traverse_upstream_and_downstream(stubs):
     g = stubs.graph.GetCausalGraph(causal_graph_pb2.GetCausalGraphRequest(transaction_id=dataset.FAILED))
     txn_node, cause_node = g.chain[0].node_id, g.root_cause.node_id
