@@ -28,6 +28,13 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     kp_inflight.delete(&tid);
     kp_offcpu.delete(&tid);
     kp_reclaims.delete(&tid);
+    /* A followed clone is keyed by its tid; a process leaves the set when its last
+     * thread exits, so a reused pid is not traced by mistake. */
+    u32 tgid = id >> 32;
+    if (tid != tgid)
+        kp_tgids.delete(&tid);
+    if (args->group_dead)
+        kp_tgids.delete(&tgid);
     return 0;
 }
 #endif
