@@ -30,7 +30,7 @@ def evaluate(scenarios: list[str], reps: int, dsn: str) -> list[Verdict]:
         for rep in range(reps):
             for name in scenarios:
                 t0 = time.monotonic()
-                v = p.run(name)
+                v = p.run_retrying(name)
                 out.append(v)
                 d = v.to_dict()
                 print(f"rep {rep + 1} {name:34} -> {d['mechanism']:18} "

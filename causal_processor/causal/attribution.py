@@ -163,11 +163,15 @@ class Attributor:
         cpu = int(t.cpu[r])
         pid = int(t.pid[r])
         # the service's own threads competing for its CPU are its own load, not a culprit
-        shares = [x for x in self.c.cpu(cpu, s, e, tid) if x.pid != pid]
+        seen = self.c.cpu(cpu, s, e, tid)
+        shares = [x for x in seen if x.pid != pid]
         total = sum(x.weight for x in shares)
         shares = [Share(x.pid, x.tid, x.comm, x.weight / total, x.weight) for x in shares] if total else []
-        if not shares:
+        if not shares and seen:
             return Piece(s, e, SELF, r, -1, [], model.RUNQUEUE, [f"waited for CPU {cpu} behind its own threads"])
+        if not shares:  # whoever ran there is not recorded: contention, but nobody to name
+            return Piece(s, e, model.CPU_CONTENTION, r, -1, [], model.RUNQUEUE,
+                         [f"waited for CPU {cpu} behind processes that were not recorded"])
         ev = [f"runnable but waiting for CPU {cpu}"]
         ev += [f"pid {x.pid} ({x.comm}) ran {x.weight / 1e6:.2f} ms on CPU {cpu} meanwhile" for x in shares[:3]]
         return Piece(s, e, model.CPU_CONTENTION, r, -1, shares, model.RUNQUEUE, ev)

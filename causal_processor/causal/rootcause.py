@@ -23,6 +23,8 @@ MIN_CONTRIBUTION_NS = {model.DOWNSTREAM_LATENCY: 100_000_000}
 DEFAULT_MIN_CONTRIBUTION_NS = 50_000_000
 MIN_FRACTION = {model.DOWNSTREAM_LATENCY: 0.3}
 DEFAULT_MIN_FRACTION = 0.2
+NEEDS_CULPRIT = frozenset({model.MEMORY_RECLAIM_CAUSE, model.CPU_CONTENTION, model.DISK_IO_CAUSE,
+                           model.LOCK_CONTENTION})
 
 
 @dataclass
@@ -103,6 +105,8 @@ def explains(cand: Candidate, end_to_end_ns: int) -> bool:
         MIN_CONTRIBUTION_NS.get(cand.mechanism, DEFAULT_MIN_CONTRIBUTION_NS),
         MIN_FRACTION.get(cand.mechanism, DEFAULT_MIN_FRACTION) * end_to_end_ns,
     )
+    if cand.culprit is None and cand.mechanism in NEEDS_CULPRIT:
+        return False  # e.g. run-queue time behind processes that were not recorded
     named = cand.culprit_ns if cand.culprit is not None else cand.contribution_ns
     return cand.contribution_ns >= need and named >= need
 
