@@ -87,7 +87,8 @@ def ws_clients(port: int, n: int, total: int, stalled: bool, ready: mp.Event, ti
     import websockets
 
     async def one() -> dict:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/stream", max_queue=None, compression=None) as ws:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/stream", max_queue=None, compression=None,
+                                      ping_interval=None) as ws:
             await ws.send(json.dumps({"type": "subscribe", "filter": {"event_types": ["SyscallWrite"]}}))
             await ws.recv()
             return await count(ws)

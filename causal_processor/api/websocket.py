@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import socket
+from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from google.protobuf import json_format
@@ -54,6 +55,14 @@ def _encode(rec: tuple[int, object] | Dropped) -> str:
     return f'{{"type":"event","sequence":{seq},"event":{item.json}}}'  # type: ignore[attr-defined]
 
 
+@dataclass
+class _Client:
+    """One connection's current subscription and the task writing it out."""
+
+    subscription: Subscription | None = None
+    writer: asyncio.Task | None = None
+
+
 class StreamEndpoint:
     """aiohttp handler for /stream, bound to the hub."""
 
@@ -76,43 +85,48 @@ class StreamEndpoint:
         await ws.prepare(request)
         self._cap_kernel_buffer(request)
         self._open.add(ws)
-        current: Subscription | None = None
-        writer: asyncio.Task | None = None
+        client = _Client()
         try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    if msg.type == WSMsgType.BINARY:
-                        await ws.send_str(json.dumps({"type": "error", "message": "send text (JSON) frames"}))
-                    continue
-                try:
-                    filter_msg = parse_subscribe(msg.data)
-                    flt = compile_filter(filter_msg)
-                except ApiError as e:
-                    await ws.send_str(json.dumps({"type": "error", "message": e.message}))
-                    continue
-                if writer is not None:
-                    writer.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await writer
-                if current is not None:
-                    self._hub.unsubscribe(current)
-                current = self._hub.subscribe(flt, self._buffer)
-                ack = {
-                    "type": "subscribed",
-                    "subscription": current.id,
-                    "filter": json_format.MessageToDict(filter_msg, preserving_proto_field_name=True),
-                }
-                await ws.send_str(json.dumps(ack))
-                writer = asyncio.create_task(self._pump(ws, current))
+            await self._serve(ws, client)
+        except ConnectionResetError:  # the client went away mid-frame (e.g. its ping timed out)
+            log.debug("WebSocket client %s went away", request.remote)
         finally:
-            if writer is not None:
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writer
-            if current is not None:
-                self._hub.unsubscribe(current)
+            await self._drop_subscription(client)
             self._open.discard(ws)
         return ws
+
+    async def _drop_subscription(self, client: _Client) -> None:
+        if client.writer is not None:
+            client.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await client.writer
+            client.writer = None
+        if client.subscription is not None:
+            self._hub.unsubscribe(client.subscription)
+            client.subscription = None
+
+    async def _serve(self, ws: web.WebSocketResponse, client: _Client) -> None:
+        """Handle subscribe messages until the client closes."""
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                if msg.type == WSMsgType.BINARY:
+                    await ws.send_str(json.dumps({"type": "error", "message": "send text (JSON) frames"}))
+                continue
+            try:
+                filter_msg = parse_subscribe(msg.data)
+                flt = compile_filter(filter_msg)
+            except ApiError as e:
+                await ws.send_str(json.dumps({"type": "error", "message": e.message}))
+                continue
+            await self._drop_subscription(client)
+            client.subscription = self._hub.subscribe(flt, self._buffer)
+            ack = {
+                "type": "subscribed",
+                "subscription": client.subscription.id,
+                "filter": json_format.MessageToDict(filter_msg, preserving_proto_field_name=True),
+            }
+            await ws.send_str(json.dumps(ack))
+            client.writer = asyncio.create_task(self._pump(ws, client.subscription))
 
     def _cap_kernel_buffer(self, request: web.Request) -> None:
         """Bound what the kernel queues for this client too: left to autotuning
