@@ -165,8 +165,6 @@ class Attributor:
         # the service's own threads competing for its CPU are its own load, not a culprit
         seen = self.c.cpu(cpu, s, e, tid)
         shares = [x for x in seen if x.pid != pid]
-        total = sum(x.weight for x in shares)
-        shares = [Share(x.pid, x.tid, x.comm, x.weight / total, x.weight) for x in shares] if total else []
         if not shares and seen:
             return Piece(s, e, SELF, r, -1, [], model.RUNQUEUE, [f"waited for CPU {cpu} behind its own threads"])
         if not shares:  # whoever ran there is not recorded: contention, but nobody to name

@@ -110,7 +110,13 @@ class Culprits:
         sure = m & np.isin(tids, bound)
         if sure.any():
             m = sure
-        return _shares(pids[m], tids[m], comms[m], ov[m])
+        shares = _shares(pids[m], tids[m], comms[m], ov[m])
+        # a share is the part of the wait the process really ran: time taken by
+        # processes that were not recorded stays unattributed instead of being
+        # handed to whoever happened to be visible
+        ran = sum(x.weight for x in shares)
+        scale = 1.0 / max(float(end - start), ran) if shares else 0.0
+        return [Share(x.pid, x.tid, x.comm, x.weight * scale, x.weight) for x in shares]
 
     def _cpu_bound(self, cpu: int, start: int, end: int) -> np.ndarray:
         t = self.t

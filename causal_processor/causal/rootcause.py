@@ -91,9 +91,12 @@ def candidates(graph: model.CausalGraph) -> list[Candidate]:
             per_culprit[key][c] += seg.duration_ns * share
     for key, cand in groups.items():
         if per_culprit[key]:
-            best = max(per_culprit[key].items(), key=lambda kv: kv[1])
-            cand.culprit = best[0]
-            cand.culprit_ns = int(max(best[1], _same_program(per_culprit[key], best[0])))
+            per = per_culprit[key]
+            # the culprit is the program that took the most (three `cpu-hog` processes are
+            # one cause), named by its process with the largest part
+            program = max(per, key=lambda c: (_same_program(per, c) or per[c], per[c]))
+            cand.culprit = program
+            cand.culprit_ns = int(max(per[program], _same_program(per, program)))
     return sorted(groups.values(), key=lambda c: -c.contribution_ns)
 
 
