@@ -129,7 +129,7 @@ def ws_clients(port: int, n: int, total: int, stalled: bool, ready: mp.Event, ti
 
 # ---- server side ---------------------------------------------------------------------
 
-def start_server(tmp: str):
+def start_server(tmp: str, ws_buffer: int):
     from causal_processor import server as processor_server
     from causal_processor.api.config import ApiConfig
     from causal_processor.api.server import ApiServer, ServerThread
@@ -141,7 +141,7 @@ def start_server(tmp: str):
     running = processor_server.start(local(f"chdb://{tmp}/ch?database=bench"))
     p = running.processor
     graphs = open_graph_store("memory://")
-    api = ServerThread(ApiServer(ApiConfig(port=0, grpc_port=0, ws_buffer=4096), backends_for(p.store, graphs),
+    api = ServerThread(ApiServer(ApiConfig(port=0, grpc_port=0, ws_buffer=ws_buffer), backends_for(p.store, graphs),
                                  live=p.live.subscribe)).start()
     incident = dataset.send(running.grpc_port)
     deadline = time.monotonic() + 30
@@ -153,13 +153,22 @@ def start_server(tmp: str):
     return running, api, graphs
 
 
-def _in_process(fn, seconds: float) -> dict:
-    lat = []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t = time.perf_counter()
-        fn()
-        lat.append(time.perf_counter() - t)
+def _in_process(fn, seconds: float, threads: int) -> dict:
+    """The same work at the same concurrency, in threads of this process, no transport."""
+    lat: list[float] = []
+
+    def loop() -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            fn()
+            lat.append(time.perf_counter() - t)
+
+    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     return {**_percentiles(lat), "qps": len(lat) / seconds}
 
 
@@ -175,7 +184,8 @@ def bench_graph(api, seconds: float, concurrency: int) -> dict:
     with ctx.Pool(concurrency) as pool:
         for mode, ttl in (("cold", 0.0), ("warm", 3600.0)):
             analyzer.cache.ttl_s = ttl
-            res = {"baseline_in_process": _in_process(lambda: analyzer.causal_graph(txn).SerializeToString(), seconds)}
+            res = {"baseline_in_process": _in_process(
+                lambda: analyzer.causal_graph(txn).SerializeToString(), seconds, concurrency)}
             _log(f"{mode} baseline: {res['baseline_in_process']}")
             for name, fn, port in (("grpc_front_8080", grpc_client, api.port),
                                    ("grpc_direct_port", grpc_client, api.server.grpc_port),
@@ -233,6 +243,8 @@ def bench_ws(api, subscribers: int, total: int, with_stalled: bool, rate: int) -
         th.start()
         th.join()
         publish_elapsed = time.perf_counter() - t0
+        time.sleep(2.0)
+        least = min(hub.stats(), key=lambda st: st["delivered"])  # the stalled one, if any
         fast = [r for j in jobs for r in j.get(180)]
         if stalled_job is not None:
             stalled_job.get(60)
@@ -244,6 +256,7 @@ def bench_ws(api, subscribers: int, total: int, with_stalled: bool, rate: int) -
         "per_subscriber_events_s_median": statistics.median(per_sub) if per_sub else 0.0,
         "aggregate_events_s": sum(r["delivered"] for r in fast) / max(r["seconds"] for r in fast),
         "publish_batch_max_ms": max(publish_s) * 1e3,
+        "least_served_subscription_server_side": least,
     }
 
 
@@ -254,11 +267,12 @@ def main() -> None:
     ap.add_argument("--subscribers", type=int, default=100)
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--rate", type=int, default=1000, help="events/s offered to the WebSocket hub")
+    ap.add_argument("--ws-buffer", type=int, default=4096, help="events buffered per subscriber")
     ap.add_argument("--only", choices=["graph", "ws"], help="run one part")
     args = ap.parse_args()
     os.environ.setdefault("OTEL_SDK_DISABLED", "false")
     with tempfile.TemporaryDirectory(prefix="kprobe-bench-api-") as tmp:
-        running, api, graphs = start_server(tmp)
+        running, api, graphs = start_server(tmp, args.ws_buffer)
         _log("server up, incident joined")
         try:
             out = {"host": {"cpus": os.cpu_count(), "load1": os.getloadavg()[0], "hostname": socket.gethostname()}}

@@ -156,6 +156,11 @@ class LiveHub:
     def subscribers(self) -> int:
         return len(self._subs)
 
+    def stats(self) -> list[dict[str, int]]:
+        """Per subscription: matched (sequence), delivered to its socket, dropped."""
+        return [{"id": s.id, "sequence": s.sequence, "delivered": s.delivered, "dropped": s.dropped}
+                for s in self._subs]
+
     def publish(self, events: Iterable[Mapping[str, Any]], joined: bool = False) -> None:
         """Offer events (dicts of the event model) to every subscriber; never blocks.
 
