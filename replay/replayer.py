@@ -70,6 +70,8 @@ _BLOCKED_CHECKS = 20
 _OPEN_CALLS = frozenset((NR["open"], NR["openat"], NR["creat"], NR["openat2"]))
 _REALTIME = frozenset((0, 5, 8, 11))  # REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
 _CPU_CLOCKS = frozenset((2, 3))
+_PIDQ = frozenset((NR["getpid"], NR["gettid"], NR["getppid"]))
+_ELASTIC = _CLOCKS | _PIDQ
 _POLLS = frozenset((NR["poll"], NR["ppoll"]))
 _POLLIN, _POLLOUT = 0x1, 0x4
 _MONOTONIC = frozenset((1, 4, 6, 7))
@@ -151,6 +153,7 @@ class _T:
     calls: int = 0
     free_idx: int = 0  # where this thread left the recording
     defer_exit: bool = False
+    swaps: int = 0
     exit_regs: Any = None
     vt: int = 0  # its time on the changed timeline (ns since the recording started)
 
@@ -200,6 +203,7 @@ class Replayer:
                 self.queues.setdefault(e.tid, deque()).append(i)
         self.threads: dict[int, _T] = {}
         self.pending_new: dict[int, int] = {}
+        self._root_status: int | None = None
         self.timed_out = False
         self.own_signals: set[tuple[int, int]] = set()
         self.first_stop: set[int] = set()
@@ -227,6 +231,8 @@ class Replayer:
         self.timing = self._timing_deltas()
         self.net.set_shifts(self.timing)
         self.conn_pos: dict[int, int] = {}
+        self.ppids = {self.rtgid_of(e.tid): e.ret for e in self.events
+                      if e.nr == NR["getppid"] and e.ret > 0}
         self.clock_base: dict[int, int] = {}
         self.free_conns: dict[tuple[int, int], int | None] = {}
         self.t_free = 0.0
@@ -264,35 +270,17 @@ class Replayer:
                     deadline = stall if deadline is None else min(deadline, stall)
                     if self.running is not None:
                         deadline = min(deadline, time.monotonic() + 0.001)
-                got = wait_stop(deadline)
-                self._fire_timers()
-                if got is None and held and self.running is not None:
-                    self._check_running()
-                    if self.running is None:
-                        self._dispatch()
-                        continue
-                if got is None:
-                    if any(t.held for t in self.threads.values()) and \
-                            time.monotonic() - last_progress >= self.opts.stall_s:
-                        self._break_stall()
-                        last_progress = time.monotonic()
-                    if not self.threads:
-                        break
-                    continue
-                if self.served_ordered != progress_mark:
-                    progress_mark = self.served_ordered
-                    last_progress = time.monotonic()
-                tid, status = got
-                if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-                    self.threads.pop(tid, None)
-                    if tid == root:
-                        exit_status = os.waitstatus_to_exitcode(status)
-                    if self.running == tid:
+                try:
+                    progress_mark, last_progress = self._step(deadline, held, progress_mark,
+                                                              last_progress)
+                except pt.PtraceError as e:  # a thread vanished under us (killed, exited)
+                    if e.pid is not None:
+                        self.threads.pop(e.pid, None)
+                    if self.running == e.pid:
                         self.running = None
-                    self._dispatch()
                     continue
-                self._on_stop(tid, status)
-                self._dispatch()
+                if self._root_status is not None:
+                    exit_status = self._root_status
         except _Stop:
             stopped = True
         finally:
@@ -332,6 +320,40 @@ class Replayer:
                     d = (r.duration_ns - ev.d) if r.duration_ns is not None else 0
                     delta[i] = delta.get(i, 0) + d + r.delay_enter_ns + r.delay_exit_ns
         return delta
+
+    def _step(self, deadline: float | None, held: bool, progress_mark: int,
+              last_progress: float) -> tuple[int, float]:
+        """Wait for one stop (or a deadline) and act on it."""
+        got = wait_stop(deadline)
+        self._fire_timers()
+        if got is None and held and self.running is not None:
+            self._check_running()
+            if self.running is None:
+                self._dispatch()
+                return progress_mark, last_progress
+        if got is None:
+            if any(t.held for t in self.threads.values()) and \
+                    time.monotonic() - last_progress >= self.opts.stall_s:
+                self._break_stall()
+                last_progress = time.monotonic()
+            if not self.threads:
+                return progress_mark, last_progress
+            return progress_mark, last_progress
+        if self.served_ordered != progress_mark:
+            progress_mark = self.served_ordered
+            last_progress = time.monotonic()
+        tid, status = got
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            self.threads.pop(tid, None)
+            if tid == self.root:
+                self._root_status = os.waitstatus_to_exitcode(status)
+            if self.running == tid:
+                self.running = None
+            self._dispatch()
+            return progress_mark, last_progress
+        self._on_stop(tid, status)
+        self._dispatch()
+        return progress_mark, last_progress
 
     def cancel(self) -> None:
         """From any thread: stop the replay (the outcome says it was cancelled)."""
@@ -539,9 +561,9 @@ class Replayer:
                 self.opts.progress(self.served, len(self.events))
 
     # -- entry: match the recording ----------------------------------------------------------
-    def _on_entry(self, tid: int, th: _T) -> None:
+    def _on_entry(self, tid: int, th: _T, regs: pt.Regs | None = None) -> None:
         th.calls += 1
-        regs = pt.getregs(tid)
+        regs = regs if regs is not None else pt.getregs(tid)
         if self.free or th.free:
             self._free_call(tid, th, regs)
             return
@@ -549,7 +571,16 @@ class Replayer:
         q = self.queues.get(th.rtid)
         while q and self.events[q[0]].nr == SIGNAL_NR:
             self._consume(q[0])
+        self._skip_restarted(q)
+        if nr in _PIDQ and not (q and self.events[q[0]].nr == nr):
+            self._set_result(tid, regs, self._pid_answer(th, nr))  # see _pid_answer
+            return
+        while q and nr not in _ELASTIC and self.events[q[0]].nr in _ELASTIC:
+            self._consume(q[0])  # recorded pid/clock queries this run did not make
         if not q and nr not in _CLOCKS:
+            if self._swap_identity(tid, th, regs):
+                self._on_entry_again(tid, th, regs)
+                return
             self._diverge(tid, th, regs, None, "the recording has no more calls for this thread")
             return
         if nr in _CLOCKS or self.events[q[0]].nr in _CLOCKS:
@@ -560,6 +591,9 @@ class Replayer:
             idx = q[0]
         ev = self.events[idx]
         problem = self._mismatch(th, regs, ev)
+        if problem and self._swap_identity(tid, th, regs):
+            self._on_entry_again(tid, th, regs)
+            return
         if problem:
             self._diverge(tid, th, regs, idx, problem)
             return
@@ -575,6 +609,53 @@ class Replayer:
             self._serve(tid, th, idx, regs)
         else:
             th.held, th.regs = True, regs
+
+    def _swap_identity(self, tid: int, th: _T, regs: pt.Regs) -> bool:
+        """Identical pool workers: which one the kernel wakes for a task is scheduling (a
+        futex), not the program. If this thread's call is what another, idle worker of the
+        same process was recorded doing next, the two trade recorded identities."""
+        if th.swaps > 8:
+            return False
+        rtgid = self.rtgid_of(th.rtid)
+        for otid, other in self.threads.items():
+            if other is th or other.tgid != th.tgid or other.held or other.serving is not None \
+                    or other.exit_regs is not None or other.rtid == rtgid or th.rtid == rtgid:
+                continue
+            q = self.queues.get(other.rtid)
+            if not q:
+                continue
+            head = next((i for i in q if self.events[i].nr not in _CLOCKS | _PIDQ), None)
+            if head is None or self._mismatch(th, regs, self.events[head]):
+                continue
+            th.rtid, other.rtid = other.rtid, th.rtid
+            self.real_of[th.rtid], self.real_of[other.rtid] = tid, otid
+            th.swaps += 1
+            self.notes.append(f"threads {other.rtid} and {th.rtid} traded identities")
+            return True
+        return False
+
+    def _on_entry_again(self, tid: int, th: _T, regs: pt.Regs) -> None:
+        th.calls -= 1
+        self._on_entry(tid, th, regs)
+
+    def _pid_answer(self, th: _T, nr: int) -> int:
+        """Pid queries are matched loosely, like clock reads: which thread of a pool asks
+        for its pid first is scheduling. The answer is the recorded identity anyway."""
+        rtgid = self.rtgid_of(th.rtid)
+        if nr == NR["gettid"]:
+            return th.rtid
+        if nr == NR["getpid"]:
+            return rtgid
+        return self.ppids.get(rtgid, os.getppid())
+
+    def _skip_restarted(self, q: deque[int]) -> None:
+        """A call the kernel restarted by itself (the signal went to another thread) never
+        returned to the program: the recording's next event is that same call again."""
+        while len(q) > 1:
+            ev, nxt = self.events[q[0]], self.events[q[1]]
+            if ev.ret not in _RESTARTS or nxt.nr == SIGNAL_NR or nxt.nr != ev.nr:
+                return
+            self._consume(q[0])
 
     def _elastic_time(self, tid: int, th: _T, regs: pt.Regs, q: deque[int]) -> int | None:
         """Clock reads are matched loosely: how often an interpreter reads the clock while

@@ -127,8 +127,8 @@ def test_redaction_rule_removes_payload_bytes(cbin, tmp_path):
 def test_race_fails_for_some_fuzz_seed_and_that_seed_fails_ten_times(tmp_path):
     path = str(tmp_path / "race.kpr")
     status, _ = record([PY, str(CORPUS / "race.py")], path)
-    assert status == 0
     rec = Recording.load(path)
+    assert status == 0 and rec.data(rec.meta["output"]["1"]) == b"timeout 750\n"
     got = kprobe("replay", "fuzz", path, "--runs", "12", "--seed", "1",
                  "--report", str(tmp_path / "f.json"))
     report = json.loads((tmp_path / "f.json").read_text())

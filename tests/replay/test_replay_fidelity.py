@@ -103,8 +103,11 @@ def test_http_request_replays_with_server_gone(tmp_path):
 
 
 def test_testbed_settlement_service_handling_a_payment(tmp_path):
-    """settlement-svc (waitress, 32 threads, flock + write + fsync) settles one payment and is
-    stopped with SIGTERM; its replay runs with no client, no ledger and no network."""
+    """settlement-svc (waitress, 32 worker threads, an admin server thread; flock + write +
+    fsync) settles one payment and is stopped with SIGTERM; its replay runs with no client,
+    no ledger and no network. Which idle worker the kernel wakes for the request is a futex
+    wakeup the recorder cannot order; the replay trades worker identities to follow it and
+    is allowed three attempts (docs/ARCHITECTURE.md, replay: what cannot be replayed)."""
     from service_driver import run_service, service_env
 
     rec = str(tmp_path / "svc.kpr")
@@ -113,10 +116,16 @@ def test_testbed_settlement_service_handling_a_payment(tmp_path):
     os.unlink(tmp_path / "ledger.log")
     loaded = Recording.load(rec)
     assert any(e.nr == -1 and e.args == [15] for e in loaded.events)  # the SIGTERM
-    got = subprocess.run(["unshare", "-n", *KPROBE, "run", rec, "--report",
-                          str(tmp_path / "r.json")], capture_output=True, timeout=180,
-                         env=service_env(str(tmp_path)))
-    assert (got.returncode, got.stdout, got.stderr) == (0, recorded.stdout, recorded.stderr)
-    report = json.loads((tmp_path / "r.json").read_text())
-    assert report["divergence"] is None and report["exit_status"] == 0
+    attempts = []
+    for _ in range(3):
+        got = subprocess.run(["unshare", "-n", *KPROBE, "run", rec, "--report",
+                              str(tmp_path / "r.json")], capture_output=True, timeout=180,
+                             env=service_env(str(tmp_path)))
+        report = json.loads((tmp_path / "r.json").read_text())
+        attempts.append((got.returncode, report["divergence"]))
+        if (got.returncode, got.stdout, got.stderr) == (0, recorded.stdout, recorded.stderr):
+            assert report["divergence"] is None and report["exit_status"] == 0
+            break
+    else:
+        raise AssertionError(f"no identical replay in 3 attempts: {attempts}")
     assert not (tmp_path / "ledger.log").exists()  # the replay wrote nothing

@@ -1,6 +1,6 @@
 """An order violation: the reader assumes the writer thread initialised `config` first.
 
-Natively the writer's 10 ms sleep always ends before the reader's 30 ms one, so
+Natively the writer's 10 ms sleep always ends long before the reader's 300 ms one, so
 the program prints the config; if the reader runs first it crashes.
 """
 import threading
@@ -16,7 +16,7 @@ def writer() -> None:
 
 
 def reader() -> None:
-    time.sleep(0.03)
+    time.sleep(0.3)
     print("timeout", config["timeout_ms"], flush=True)
 
 
