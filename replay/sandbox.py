@@ -30,8 +30,10 @@ _TIME = {NR["clock_gettime"], NR["gettimeofday"], NR["time"]}
 _PIDS = {NR["getpid"], NR["gettid"]}
 _FORKS = {NR["clone"], NR["fork"], NR["vfork"], NR["clone3"]}
 _OPENS = {NR["open"]: 1, NR["openat"]: 2, NR["creat"]: -1, NR["openat2"]: -1}
-_DENY = {NR[n] for n in ("ptrace", "mount", "reboot", "kexec_load", "setns", "unshare")
-         if n in NR}
+_DENY = {NR[n] for n in (
+    "ptrace", "mount", "umount2", "reboot", "kexec_load", "setns", "unshare", "bpf",
+    "perf_event_open", "init_module", "finit_module", "delete_module", "pivot_root", "chroot",
+    "swapon", "swapoff")}
 _EPERM = 1
 
 

@@ -70,6 +70,37 @@ class SessionOutcome:
         }
 
 
+def injection_rules(timing: list[dict[str, Any]] = (), failures: list[dict[str, Any]] = ()
+                    ) -> list[str]:
+    """The ReplayService's TimingInjection/FailureInjection messages (as dicts keyed by the
+    proto's field names) in replay.inject's strace-style rule syntax."""
+    rules = []
+    for t in timing:
+        where = _where(t)
+        if t.get("set_latency_ns") is not None:
+            rules.append(f"{t.get('syscall') or 'write'}:duration={int(t['set_latency_ns'])}ns{where}")
+        if t.get("add_latency_ns"):
+            rules.append(f"{t.get('syscall') or 'write'}:delay_exit={int(t['add_latency_ns'])}ns{where}")
+    for f in failures:
+        nth, step = int(f.get("nth") or 0), int(f.get("step") or 0)
+        when = "1+" if nth == 0 else f"{nth}+{step}" if step else f"{nth}"
+        if f.get("cut_connection"):
+            action = "cut"
+        elif f.get("truncate_bytes") is not None:
+            action = f"truncate={int(f['truncate_bytes'])}"
+        elif f.get("error"):
+            action = f"error={f['error']}"
+        else:
+            action = f"retval={int(f.get('retval') or 0)}"
+        rules.append(f"{f['syscall']}:{action}:when={when}{_where(f)}")
+    return rules
+
+
+def _where(m: dict[str, Any]) -> str:
+    out = f":fd={int(m['fd'])}" if m.get("fd") is not None else ""
+    return out + (f":peer={m['peer']}" if m.get("peer") else "")
+
+
 def recorded_output(rec: Recording) -> tuple[bytes, bytes]:
     out = rec.meta.get("output", {})
     return (rec.data(out["1"]) if "1" in out else b"", rec.data(out["2"]) if "2" in out else b"")

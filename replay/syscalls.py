@@ -55,7 +55,10 @@ NR: dict[str, int] = {
     "renameat2": 316, "getrandom": 318, "memfd_create": 319, "membarrier": 324,
     "copy_file_range": 326, "preadv2": 327, "pwritev2": 328, "statx": 332, "rseq": 334,
     "clone3": 435, "close_range": 436, "openat2": 437, "faccessat2": 439,
-    "epoll_pwait2": 441,
+    "epoll_pwait2": 441, "ptrace": 101, "mount": 165, "umount2": 166, "reboot": 169,
+    "kexec_load": 246, "unshare": 272, "setns": 308, "bpf": 321, "perf_event_open": 298,
+    "init_module": 175, "finit_module": 313, "delete_module": 176, "pivot_root": 155,
+    "chroot": 161, "swapon": 167, "swapoff": 168,
 }
 NAME: dict[int, str] = {v: k for k, v in NR.items()}
 
