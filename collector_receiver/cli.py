@@ -77,8 +77,13 @@ def run(args: argparse.Namespace) -> int:
     cap.start()
     try:
         if cap.process is not None:
-            waiter = threading.Thread(target=lambda: (cap.process.wait(), done.set()), daemon=True)  # type: ignore[union-attr]
-            waiter.start()
+            proc = cap.process
+
+            def wait_command() -> None:
+                proc.wait()
+                done.set()
+
+            threading.Thread(target=wait_command, daemon=True).start()
         done.wait(args.duration)
     except KeyboardInterrupt:
         pass

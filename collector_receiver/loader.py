@@ -223,7 +223,7 @@ class LoadedPrograms:
         for i, (k, v) in enumerate(items):
             r = recs[i]
             r["type"], r["ts"], r["aux"], r["pid"], r["tid"] = (
-                events.EventType.PageFault.value, v.ts, v.addr, v.tgid, k.value)
+                events.EventType["PageFault"].value, v.ts, v.addr, v.tgid, k.value)
             r["cpu"], r["cgroup"], r["comm"], r["fd"] = v.cpu, v.cgroup, bytes(v.comm), -1
             r["flags"] = _thread_majflt(v.tgid, k.value, v.majflt) > v.majflt
         return recs

@@ -22,7 +22,7 @@ from kprobe import events
 
 SPAN, METRIC, DROP = "span", "metric", "drop"
 MODES = (SPAN, METRIC, DROP)
-_PAGE_FAULT = events.EventType.PageFault.value
+_PAGE_FAULT = events.EventType["PageFault"].value
 
 DEFAULT_MODES: Mapping[str, str] = MappingProxyType(
     {t: METRIC if t == "PageFault" else SPAN for t in events.EVENT_TYPE_NAMES}

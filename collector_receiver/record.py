@@ -10,6 +10,7 @@ consumer views a batch as a numpy structured array without copying per event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ STATS = ("lost_events", "inflight_full")  # per-CPU counters the programs keep
 
 def record_dtype() -> np.dtype:
     """The numpy dtype of one record, laid out exactly like the C struct."""
-    parts = []
+    parts: list[tuple[Any, ...]] = []
     for f in RECORD_FIELDS:
         if f.dtype == "S1":
             parts.append((f.name, f"S{f.count}"))

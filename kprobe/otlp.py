@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno as errno_mod
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -124,8 +124,8 @@ def _set_str(a: common_pb2.AnyValue, v: Any, _names: Any) -> None:
     a.string_value = v
 
 
-def _set_enum(a: common_pb2.AnyValue, v: Any, names: Mapping[int, str]) -> None:
-    a.string_value = v if isinstance(v, str) else names[v]
+def _set_enum(a: common_pb2.AnyValue, v: Any, names: Mapping[int, str] | None) -> None:
+    a.string_value = v if isinstance(v, str) else names[v]  # type: ignore[index]
 
 
 def _set_bool(a: common_pb2.AnyValue, v: Any, _names: Any) -> None:
@@ -246,7 +246,7 @@ def iter_spans(
 
 
 def events_to_request(
-    evs: list[Mapping[str, Any]],
+    evs: Sequence[Mapping[str, Any]],
     resources: Mapping[int, resource_pb2.Resource],
 ) -> trace_service_pb2.ExportTraceServiceRequest:
     """An export request carrying these events, grouped by process resource.
