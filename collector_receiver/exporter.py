@@ -83,6 +83,7 @@ class OtlpExporter:
         max_buffered_spans: int = 1_000_000,
         timeout_s: float = 10.0,
         max_backoff_s: float = 5.0,
+        max_spans_per_request: int = 2048,
     ) -> None:
         env = os.environ
         self.endpoint = (endpoint or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -96,6 +97,8 @@ class OtlpExporter:
         self.max_buffered_spans = max_buffered_spans
         self.timeout_s = timeout_s
         self.max_backoff_s = max_backoff_s
+        # ~200 B per span: well under the 4 MiB a Collector accepts per request by default
+        self.max_spans_per_request = max_spans_per_request
         self.sent_spans = 0
         self.dropped_spans = 0
         self.buffered_spans = 0
@@ -119,7 +122,11 @@ class OtlpExporter:
             evs = evs[: max(room, 0)]
         if evs:
             snapshot = resources.all()
-            self._enqueue(_Item("traces", len(evs), lambda: otlp.events_to_request(evs, snapshot)))
+            step = self.max_spans_per_request
+            for i in range(0, len(evs), step):
+                part = evs[i : i + step]
+                self._enqueue(_Item("traces", len(part),
+                                    lambda part=part: otlp.events_to_request(part, snapshot)))
 
     def export_metrics(self, capture: Capture) -> None:
         req = capture_metrics(capture, self._metrics_start_ns)

@@ -88,7 +88,8 @@ def _jsonl(path: Path) -> list[dict]:
 def test_otlp_and_jsonl_carry_the_same_events(otlp_server: tuple[Collector, int], tmp_path: Path) -> None:
     collector, port = otlp_server
     out = tmp_path / "cap.jsonl"
-    exporter = OtlpExporter(endpoint=f"http://127.0.0.1:{port}", protocol="grpc")
+    exporter = OtlpExporter(endpoint=f"http://127.0.0.1:{port}", protocol="grpc",
+                            max_spans_per_request=16)
     with Capture(command=[PY, "-c", WORKLOAD], output=out, exporter=exporter,
                  command_stdout=open("/dev/null", "w"),
                  command_env={"OTEL_SERVICE_NAME": "ledger-svc"}) as cap:
@@ -98,6 +99,9 @@ def test_otlp_and_jsonl_carry_the_same_events(otlp_server: tuple[Collector, int]
     from_file = _jsonl(out)
     assert len(from_file) > 80  # 20 x (2 TCPSend, 2 TCPRecv, 1 SyscallWrite) at least
     assert _received(collector) == from_file
+    sizes = [sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+             for req in collector.traces]
+    assert max(sizes) <= 16 and sum(sizes) == len(from_file)
     pid = cap.process.pid
     resources = {otlp.resource_pid(rs.resource): otlp.attributes_dict(rs.resource.attributes)
                  for req in collector.traces for rs in req.resource_spans}
