@@ -87,8 +87,13 @@ def ws_clients(port: int, n: int, total: int, stalled: bool, ready: mp.Event, ti
     import websockets
 
     async def one() -> dict:
+        sock = None
+        if stalled:  # a small receive window, so the stall reaches the server quickly
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
         async with websockets.connect(f"ws://127.0.0.1:{port}/stream", max_queue=None, compression=None,
-                                      ping_interval=None) as ws:
+                                      ping_interval=None, sock=sock) as ws:
             await ws.send(json.dumps({"type": "subscribe", "filter": {"event_types": ["SyscallWrite"]}}))
             await ws.recv()
             return await count(ws)
@@ -210,7 +215,9 @@ def bench_ws(api, subscribers: int, total: int, with_stalled: bool, rate: int) -
     ready = [manager.Event() for _ in range(procs + 1)]
     with manager, ctx.Pool(procs + 1) as pool:
         jobs = [pool.apply_async(ws_clients, (api.port, per, total, False, ready[i], 120.0)) for i in range(procs)]
-        stalled_job = pool.apply_async(ws_clients, (api.port, 1, total, True, ready[procs], 20.0)) if with_stalled else None
+        stalled_for = total / rate + 30  # stays connected (not reading) until publishing is over
+        stalled_job = (pool.apply_async(ws_clients, (api.port, 1, total, True, ready[procs], stalled_for))
+                       if with_stalled else None)
         for r in ready[: procs + (1 if with_stalled else 0)]:
             r.wait(60)
         want = subscribers + (1 if with_stalled else 0)
@@ -243,11 +250,11 @@ def bench_ws(api, subscribers: int, total: int, with_stalled: bool, rate: int) -
         th.start()
         th.join()
         publish_elapsed = time.perf_counter() - t0
-        time.sleep(2.0)
-        least = min(hub.stats(), key=lambda st: st["delivered"])  # the stalled one, if any
+        stats = hub.stats()  # the stalled one is still connected; fast ones may have finished
+        least = min(stats, key=lambda st: st["delivered"]) if stats else None
         fast = [r for j in jobs for r in j.get(180)]
         if stalled_job is not None:
-            stalled_job.get(60)
+            stalled_job.get(stalled_for + 30)
     per_sub = [r["delivered"] / r["seconds"] for r in fast if r["seconds"] > 0]
     return {
         "subscribers": len(fast), "events": total, "offered_rate": rate, "publish_seconds": publish_elapsed,
