@@ -16,7 +16,13 @@ const config = (env: Record<string, unknown>): Configuration => ({
   context: root,
   devtool: false,
   entry: { console: './src/console/index.tsx', harness: './src/console/harness.tsx' },
-  output: { path: path.join(root, 'console', 'dist'), filename: '[name].js', chunkFilename: '[name].[contenthash].js', clean: true, publicPath: 'auto' },
+  output: {
+    path: path.join(root, 'console', 'dist'),
+    filename: '[name].js',
+    chunkFilename: '[name].[contenthash].js',
+    clean: true,
+    publicPath: 'auto',
+  },
   cache: { type: 'filesystem', buildDependencies: { config: [__filename] } },
   performance: { hints: false },
   module: {

@@ -163,14 +163,22 @@ export class KprobeClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
-      throw new ApiError(0, 'UNAVAILABLE', `kprobe API at ${this.baseUrl || 'this origin'} is unreachable: ${String(e)}`);
+      throw new ApiError(
+        0,
+        'UNAVAILABLE',
+        `kprobe API at ${this.baseUrl || 'this origin'} is unreachable: ${String(e)}`
+      );
     }
     const text = await resp.text();
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : {};
     } catch {
-      throw new ApiError(resp.status, 'INTERNAL', `kprobe API answered ${resp.status} with non-JSON: ${text.slice(0, 120)}`);
+      throw new ApiError(
+        resp.status,
+        'INTERNAL',
+        `kprobe API answered ${resp.status} with non-JSON: ${text.slice(0, 120)}`
+      );
     }
     if (!resp.ok) {
       const err = json as { code?: string; message?: string };

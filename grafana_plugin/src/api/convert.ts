@@ -55,7 +55,7 @@ export function graphFromApi(api: ApiGraph): CausalGraph {
     target: id(e.target),
     relation: e.relation ?? '',
     observed: !e.inferred,
-    confidence: e.inferred ? e.confidence ?? 0 : undefined,
+    confidence: e.inferred ? (e.confidence ?? 0) : undefined,
     latencyContributionNs: Number(e.latency_contribution_ns ?? 0),
     critical: Boolean(e.on_critical_path),
   }));
@@ -131,9 +131,9 @@ function canonicalId(n: ApiNode, transactionId: string): string {
     case ApiNodeKind.NODE_KIND_TRANSACTION:
       return txnNodeId(transactionId);
     case ApiNodeKind.NODE_KIND_SPAN:
-      return n.span_id ? spanNodeId(n.span_id) : n.id ?? '';
+      return n.span_id ? spanNodeId(n.span_id) : (n.id ?? '');
     case ApiNodeKind.NODE_KIND_KERNEL_EVENT:
-      return n.event_id && n.event_id !== '0' ? eventNodeId(n.event_id) : n.id ?? '';
+      return n.event_id && n.event_id !== '0' ? eventNodeId(n.event_id) : (n.id ?? '');
     default:
       return n.id ?? '';
   }
@@ -239,7 +239,8 @@ function spanItem(s: AppSpan, spanIds: Set<string | undefined>, transactionId: s
     startNs: s.start_ns ?? '0',
     durationNs: Number(s.duration_ns ?? 0),
     status: statusName(s.status),
-    parentId: s.parent_span_id && spanIds.has(s.parent_span_id) ? spanNodeId(s.parent_span_id) : txnNodeId(transactionId),
+    parentId:
+      s.parent_span_id && spanIds.has(s.parent_span_id) ? spanNodeId(s.parent_span_id) : txnNodeId(transactionId),
     fields: { ...(s.attributes ?? {}) },
   };
 }

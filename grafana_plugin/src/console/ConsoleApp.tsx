@@ -72,9 +72,17 @@ export function ConsoleApp({ timeoutEnv }: { timeoutEnv?: string }) {
       </header>
       <main className={styles.main}>
         {transactionId ? (
-          <TransactionWorkspace key={transactionId} client={client} transactionId={transactionId} timeoutEnv={timeoutEnv} />
+          <TransactionWorkspace
+            key={transactionId}
+            client={client}
+            transactionId={transactionId}
+            timeoutEnv={timeoutEnv}
+          />
         ) : (
-          <TransactionSearch client={client} onOpen={(id) => (window.location.hash = `#/txn/${encodeURIComponent(id)}`)} />
+          <TransactionSearch
+            client={client}
+            onOpen={(id) => (window.location.hash = `#/txn/${encodeURIComponent(id)}`)}
+          />
         )}
       </main>
     </div>
@@ -91,7 +99,11 @@ const getStyles = (theme: GrafanaTheme2) => ({
     borderBottom: `1px solid ${theme.colors.border.weak}`,
     background: theme.colors.background.primary,
   }),
-  brand: css({ fontWeight: theme.typography.fontWeightBold, fontSize: theme.typography.h4.fontSize, color: theme.colors.text.primary }),
+  brand: css({
+    fontWeight: theme.typography.fontWeightBold,
+    fontSize: theme.typography.h4.fontSize,
+    color: theme.colors.text.primary,
+  }),
   crumb: css({ color: theme.colors.text.secondary, fontFamily: theme.typography.fontFamilyMonospace }),
   token: css({ marginLeft: 'auto', display: 'flex', gap: theme.spacing(1) }),
   main: css({ flex: 1, minHeight: 0, padding: theme.spacing(1.5), overflow: 'auto' }),

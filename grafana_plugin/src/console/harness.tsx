@@ -24,6 +24,7 @@ import { graphFromApi, itemsFromTimeline } from '../api/convert';
 import { graphToFrames } from '../frames/nodeGraph';
 import { tracesFrame } from '../frames/traces';
 import { syntheticGraph } from '../model/synthetic';
+import { withGraphCauses } from '../model/timeline';
 import { plugin as graphPlugin } from '../panels/causal-graph/module';
 import { plugin as replayPlugin } from '../panels/replay/module';
 import { plugin as timelinePlugin } from '../panels/timeline/module';
@@ -50,7 +51,9 @@ async function loadFrames(): Promise<DataFrame[]> {
     throw new Error('give ?txn=<transaction id> or ?synthetic=<nodes>');
   }
   const [g, t] = await Promise.all([client.causalGraph(txn), client.timeline(txn)]);
-  return [...graphToFrames(graphFromApi(g), 'A'), tracesFrame(t.transaction?.trace_id || 'B', itemsFromTimeline(t))];
+  const graph = graphFromApi(g);
+  const items = withGraphCauses(itemsFromTimeline(t), graph);
+  return [...graphToFrames(graph, 'A'), tracesFrame(t.transaction?.trace_id || 'B', items)];
 }
 
 function Harness() {
@@ -88,7 +91,11 @@ function Harness() {
         const Panel = p.panel as React.ComponentType<PanelProps<any>>;
         const fieldConfig: FieldConfigSource = { defaults: {}, overrides: [] };
         return (
-          <div key={name} data-testid={`harness-panel-${name}`} style={{ width, height, margin: 8, border: '1px solid #333' }}>
+          <div
+            key={name}
+            data-testid={`harness-panel-${name}`}
+            style={{ width, height, margin: 8, border: '1px solid #333' }}
+          >
             <Panel
               id={i + 1}
               data={{ state: LoadingState.Done, series: frames, timeRange }}

@@ -21,9 +21,5 @@ export function mount(node: React.ReactNode) {
     a: { color: theme.colors.text.link, textDecoration: 'none' },
   });
   const el = document.getElementById('root')!;
-  createRoot(el).render(
-    <ThemeContext.Provider value={theme}>
-      {node}
-    </ThemeContext.Provider>
-  );
+  createRoot(el).render(<ThemeContext.Provider value={theme}>{node}</ThemeContext.Provider>);
 }

@@ -107,7 +107,11 @@ export function assignLayers(graph: CausalGraph, maxLayers = DEFAULTS.maxLayers)
   const neighbours = undirected(graph);
   const layer = new Map<string, number>();
 
-  const spanDist = bfs([graph.rootNodeId].filter((id) => kind.has(id)), neighbours, (id) => isApp(kind.get(id)));
+  const spanDist = bfs(
+    [graph.rootNodeId].filter((id) => kind.has(id)),
+    neighbours,
+    (id) => isApp(kind.get(id))
+  );
   let deepestSpan = 0;
   for (const [id, d] of spanDist) {
     layer.set(id, Math.min(d, maxLayers - 2));

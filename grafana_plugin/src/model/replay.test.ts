@@ -4,7 +4,9 @@ import { ReplayFormError, buildReplayRequest, compareOutcome } from './replay';
 
 describe('replay form → CreateReplaySessionRequest', () => {
   it('turns a raised timeout into the program environment', () => {
-    expect(buildReplayRequest({ transactionId: ' pay-1 ' }, [{ kind: 'timeout', env: 'TIMEOUT_MS', ms: '1500' }])).toEqual({
+    expect(
+      buildReplayRequest({ transactionId: ' pay-1 ' }, [{ kind: 'timeout', env: 'TIMEOUT_MS', ms: '1500' }])
+    ).toEqual({
       transaction_id: 'pay-1',
       timing: [],
       failures: [],
@@ -31,7 +33,11 @@ describe('replay form → CreateReplaySessionRequest', () => {
 
   it.each([
     [{}, [], 'choose a transaction or a recording'],
-    [{ transactionId: 'x' }, [{ kind: 'add-latency', ms: 'soon' }], 'injection 1 (add-latency): milliseconds must be a number'],
+    [
+      { transactionId: 'x' },
+      [{ kind: 'add-latency', ms: 'soon' }],
+      'injection 1 (add-latency): milliseconds must be a number',
+    ],
     [{ transactionId: 'x' }, [{ kind: 'timeout', env: 'bad name', ms: '1' }], 'name the environment variable'],
     [{ transactionId: 'x' }, [{ kind: 'errno', syscall: 'write', errno: '5' }], 'an errno name'],
     [{ transactionId: 'x' }, [{ kind: 'errno', errno: 'EIO' }], 'name the syscall'],
@@ -72,6 +78,11 @@ describe('replay outcome beside the original', () => {
       { state: ReplayState.REPLAY_STATE_FAILED, progress: { message: 'recording is corrupt at byte 88' } },
       'failed'
     );
-    expect(c).toEqual({ original: 'failed', replay: 'unknown', changed: false, problem: 'recording is corrupt at byte 88' });
+    expect(c).toEqual({
+      original: 'failed',
+      replay: 'unknown',
+      changed: false,
+      problem: 'recording is corrupt at byte 88',
+    });
   });
 });

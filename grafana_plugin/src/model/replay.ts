@@ -41,7 +41,17 @@ export interface ReplaySource {
 
 export class ReplayFormError extends Error {}
 
-export const ERRNOS = ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EIO', 'ENOSPC', 'EAGAIN', 'EINTR', 'EPIPE', 'ENOMEM'];
+export const ERRNOS = [
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EIO',
+  'ENOSPC',
+  'EAGAIN',
+  'EINTR',
+  'EPIPE',
+  'ENOMEM',
+];
 
 const NS_PER_MS = 1_000_000;
 
@@ -170,7 +180,7 @@ export function compareOutcome(session: ReplaySession, originalFromGraph?: Verdi
   const replay = verdict(o.transaction_status, o.exit_status ?? 0);
   const d = o.divergence;
   return {
-    original: original === 'unknown' ? originalFromGraph ?? 'unknown' : original,
+    original: original === 'unknown' ? (originalFromGraph ?? 'unknown') : original,
     replay,
     changed: original !== replay,
     divergence:

@@ -132,7 +132,7 @@ export function syntheticGraph(nodeCount: number, seed = 1): CausalGraph {
       parentId: onBatch ? undefined : spanIds[s],
       fields: { cpu: Math.floor(rand() * 2) },
     });
-    const anchor = onBatch ? batch.id : prevBySpan.get(spanIds[s]) ?? spanIds[s];
+    const anchor = onBatch ? batch.id : (prevBySpan.get(spanIds[s]) ?? spanIds[s]);
     edge(anchor, id, onBatch ? 'cpu-share' : 'program-order', Math.floor(rand() * duration), !onBatch);
     if (!onBatch) {
       prevBySpan.set(spanIds[s], rand() < 0.9 ? anchor : id);

@@ -1,9 +1,9 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
-import { itemsFromTimeline } from '../api/convert';
+import { graphFromApi, itemsFromTimeline } from '../api/convert';
 import { TransactionTimeline } from '../api/gen/kprobe/v1/timeline';
-import { buildTimeline, laneOf } from './timeline';
+import { buildTimeline, laneOf, withGraphCauses } from './timeline';
 import { minNs, offsetNs } from './ns';
 
 // A real API response: the seeds' incident sent through the processor (fixtures/README.md).
@@ -44,5 +44,23 @@ describe('timeline model', () => {
     expect(reclaim.depth).toBe(write.depth + 1);
     // containers are drawn first
     expect(model.rows.indexOf(write)).toBeLessThan(model.rows.indexOf(reclaim));
+  });
+});
+
+describe('timeline with the graph causes', () => {
+  it('adds the kernel events the engine linked from other threads, once', () => {
+    const graph = graphFromApi(
+      JSON.parse(readFileSync(join(__dirname, '../../fixtures/pay-api-failed.graph.json'), 'utf8'))
+    );
+    const own = itemsFromTimeline(timeline);
+    const merged = withGraphCauses(own, graph);
+    const ids = merged.map((i) => i.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const added = merged.slice(own.length);
+    // every graph node but the culprit process (no interval) is on the time axis
+    expect(new Set(ids)).toEqual(
+      new Set([...own.map((i) => i.id), ...graph.nodes.filter((n) => n.kind !== 'process').map((n) => n.id)])
+    );
+    expect(added.every((i) => !own.some((o) => o.id === i.id))).toBe(true);
   });
 });

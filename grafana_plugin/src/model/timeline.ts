@@ -39,6 +39,16 @@ function itemFromNode(n: CausalNode): TimelineItem {
   return { ...n, kind: n.kind as TimelineItem['kind'] };
 }
 
+/**
+ * A transaction's own events plus the graph's nodes it does not have: the causes the engine
+ * linked from other threads and processes (a reclaim on the settlement thread, the culprit's
+ * events) belong on the same time axis as the wait they explain.
+ */
+export function withGraphCauses(items: TimelineItem[], graph: CausalGraph): TimelineItem[] {
+  const have = new Set(items.map((i) => i.id));
+  return [...items, ...itemsFromGraph(graph).filter((i) => !have.has(i.id))];
+}
+
 /** The lane an item belongs to: spans in their service's lane, kernel events in their thread's. */
 export function laneOf(item: TimelineItem): string {
   if (item.kind !== 'kernel') {
@@ -63,9 +73,17 @@ export function buildTimeline(items: TimelineItem[], baseNs?: NsString): Timelin
     return { id: item.id, lane: laneIndex.get(laneOf(item))!, depth: 0, start, end, item };
   });
   assignDepths(rows);
-  // Containers first, so what they contain is drawn on top.
-  rows.sort((a, b) => a.depth - b.depth);
+  // Containers first, so what they contain is drawn on top; causes over the scheduler's noise.
+  rows.sort((a, b) => a.depth - b.depth || paintOrder(a.item) - paintOrder(b.item));
   return { baseNs: base, lanes: laneNames, rows, extent };
+}
+
+const BACKGROUND = new Set(['SchedSwitch', 'SchedWakeup', 'PageFault']);
+const CAUSES = new Set(['MemoryReclaim', 'TCPRetransmit', 'SyscallFsync']);
+
+function paintOrder(item: TimelineItem): number {
+  const t = item.eventType ?? '';
+  return BACKGROUND.has(t) ? 0 : CAUSES.has(t) ? 2 : 1;
 }
 
 /** Nesting depth of each row within its lane: the number of open intervals enclosing it. */
@@ -104,9 +122,6 @@ function compareLanes(a: string, b: string): number {
   const x = key(a);
   const y = key(b);
   return (
-    x[0] - y[0] ||
-    x[1].localeCompare(y[1]) ||
-    x[2] - y[2] ||
-    x[3].localeCompare(y[3], undefined, { numeric: true })
+    x[0] - y[0] || x[1].localeCompare(y[1]) || x[2] - y[2] || x[3].localeCompare(y[3], undefined, { numeric: true })
   );
 }

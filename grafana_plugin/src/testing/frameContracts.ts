@@ -25,7 +25,10 @@ export function nodeGraphProblems(nodes: DataFrame, edges: DataFrame): string[] 
   };
   known(nodes, 'nodes');
   known(edges, 'edges');
-  if (nodes.meta?.preferredVisualisationType !== 'nodeGraph' || edges.meta?.preferredVisualisationType !== 'nodeGraph') {
+  if (
+    nodes.meta?.preferredVisualisationType !== 'nodeGraph' ||
+    edges.meta?.preferredVisualisationType !== 'nodeGraph'
+  ) {
     out.push('frames must prefer the nodeGraph visualisation');
   }
   const ids = field(nodes, F.id);

@@ -44,7 +44,10 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
   return (
     <form onSubmit={onSubmit}>
       <FieldSet label="kprobe API">
-        <Field label="API URL" description="As Grafana's server reaches it (requests go through the app's proxy route).">
+        <Field
+          label="API URL"
+          description="As Grafana's server reaches it (requests go through the app's proxy route)."
+        >
           <Input
             width={60}
             name="apiUrl"
@@ -68,7 +71,10 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
             }}
           />
         </Field>
-        <Field label="Replay timeout variable" description="Environment variable the replayed services read their timeout (ms) from.">
+        <Field
+          label="Replay timeout variable"
+          description="Environment variable the replayed services read their timeout (ms) from."
+        >
           <Input
             width={30}
             name="timeoutEnv"

@@ -6,7 +6,7 @@ import { Alert, useStyles2 } from '@grafana/ui';
 import { KprobeClient } from '../../api/client';
 import { graphFromApi, itemsFromTimeline } from '../../api/convert';
 import { CausalGraph } from '../../model/graph';
-import { TimelineModel, buildTimeline } from '../../model/timeline';
+import { TimelineModel, buildTimeline, withGraphCauses } from '../../model/timeline';
 import { CausalGraphView } from '../../panels/causal-graph/CausalGraphView';
 import { ReplayView } from '../../panels/replay/ReplayView';
 import { useLinkedSelection } from '../../panels/shared/useLinkedSelection';
@@ -49,8 +49,9 @@ export function TransactionWorkspace({ client, transactionId, timeoutEnv }: Tran
     Promise.all([client.causalGraph(transactionId), client.timeline(transactionId)])
       .then(([g, t]) => {
         if (!cancelled) {
-          const items = itemsFromTimeline(t);
-          setResult({ transactionId, graph: graphFromApi(g), timeline: buildTimeline(items) });
+          const graph = graphFromApi(g);
+          const items = withGraphCauses(itemsFromTimeline(t), graph);
+          setResult({ transactionId, graph, timeline: buildTimeline(items) });
         }
       })
       .catch((e) => !cancelled && setFailure({ transactionId, message: e instanceof Error ? e.message : String(e) }));
@@ -90,7 +91,12 @@ export function TransactionWorkspace({ client, transactionId, timeoutEnv }: Tran
         />
       </section>
       <section className={styles.timeline} ref={timelineBox}>
-        <TimelineView model={timeline} width={timelineSize.width} height={timelineSize.height} selection={timelineSelection} />
+        <TimelineView
+          model={timeline}
+          width={timelineSize.width}
+          height={timelineSize.height}
+          selection={timelineSelection}
+        />
       </section>
     </div>
   );
@@ -107,6 +113,11 @@ const getStyles = (theme: GrafanaTheme2) => ({
   }),
   loading: css({ color: theme.colors.text.secondary, padding: theme.spacing(2) }),
   graph: css({ gridArea: 'graph', minHeight: 0, border: `1px solid ${theme.colors.border.weak}` }),
-  replay: css({ gridArea: 'replay', minHeight: 0, border: `1px solid ${theme.colors.border.weak}`, overflow: 'hidden' }),
+  replay: css({
+    gridArea: 'replay',
+    minHeight: 0,
+    border: `1px solid ${theme.colors.border.weak}`,
+    overflow: 'hidden',
+  }),
   timeline: css({ gridArea: 'timeline', minHeight: 0, border: `1px solid ${theme.colors.border.weak}` }),
 });

@@ -33,7 +33,10 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           isConfigured={Boolean(options.secureJsonFields?.apiToken)}
           value={options.secureJsonData?.apiToken ?? ''}
           onChange={(e) =>
-            onOptionsChange({ ...options, secureJsonData: { ...options.secureJsonData, apiToken: e.currentTarget.value } })
+            onOptionsChange({
+              ...options,
+              secureJsonData: { ...options.secureJsonData, apiToken: e.currentTarget.value },
+            })
           }
           onReset={() =>
             onOptionsChange({

@@ -41,7 +41,10 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
       {(type === 'events' || type === 'live') && text('eventTypes', 'Event types', 'SyscallWrite, MemoryReclaim')}
       {type === 'transactions' && (
         <InlineField label="Failed only">
-          <InlineSwitch value={Boolean(query.failedOnly)} onChange={(e) => set({ failedOnly: e.currentTarget.checked })} />
+          <InlineSwitch
+            value={Boolean(query.failedOnly)}
+            onChange={(e) => set({ failedOnly: e.currentTarget.checked })}
+          />
         </InlineField>
       )}
       {type !== 'graph' && type !== 'timeline' && (

@@ -59,7 +59,19 @@ export function rootCausesFrame(refId: string, causes: RootCauseCount[]): DataFr
   });
 }
 
-const EVENT_COLUMNS = ['event_type', 'pid', 'tid', 'comm', 'cpu', 'fd', 'bytes', 'ret', 'errno', 'daddr', 'dport'] as const;
+const EVENT_COLUMNS = [
+  'event_type',
+  'pid',
+  'tid',
+  'comm',
+  'cpu',
+  'fd',
+  'bytes',
+  'ret',
+  'errno',
+  'daddr',
+  'dport',
+] as const;
 
 export function eventsFrame(refId: string, events: KernelEvent[]): DataFrame {
   const frame = createDataFrame({ refId, name: 'events', fields: [] });
@@ -70,7 +82,13 @@ export function eventsFrame(refId: string, events: KernelEvent[]): DataFrame {
 function fillEventFields(frame: DataFrame, events: KernelEvent[]) {
   const starts = events.map((e) => splitMsNanos(e.timestamp_ns ?? '0'));
   frame.fields = [
-    { name: 'time', type: FieldType.time, config: {}, values: starts.map((s) => s.ms), nanos: starts.map((s) => s.nanos) },
+    {
+      name: 'time',
+      type: FieldType.time,
+      config: {},
+      values: starts.map((s) => s.ms),
+      nanos: starts.map((s) => s.nanos),
+    },
     { name: 'timestamp_ns', type: FieldType.string, config: {}, values: events.map((e) => e.timestamp_ns ?? '0') },
     {
       name: 'duration',

@@ -28,7 +28,12 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         />
       </Field>
       <Field label="Database">
-        <Input width={30} value={json.database ?? ''} placeholder="neo4j" onChange={(e) => setJson({ database: e.currentTarget.value.trim() })} />
+        <Input
+          width={30}
+          value={json.database ?? ''}
+          placeholder="neo4j"
+          onChange={(e) => setJson({ database: e.currentTarget.value.trim() })}
+        />
       </Field>
       <Field label="User">
         <Input

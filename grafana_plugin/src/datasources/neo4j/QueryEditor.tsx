@@ -21,7 +21,12 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
             value={query.preset}
             onChange={(v) => {
               const p = presets.find((x) => x.name === v.value)!;
-              set({ preset: p.name, statement: p.statement, parameters: JSON.stringify(p.parameters), format: p.format as Neo4jQuery['format'] });
+              set({
+                preset: p.name,
+                statement: p.statement,
+                parameters: JSON.stringify(p.parameters),
+                format: p.format as Neo4jQuery['format'],
+              });
             }}
           />
         </InlineField>

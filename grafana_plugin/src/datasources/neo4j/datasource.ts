@@ -30,7 +30,12 @@ export class Neo4jDataSource extends DataSourceApi<Neo4jQuery, Neo4jOptions> {
 
   getDefaultQuery(_: CoreApp): Partial<Neo4jQuery> {
     const first = presets[0];
-    return { statement: first.statement, parameters: JSON.stringify(first.parameters), format: 'nodeGraph', preset: first.name };
+    return {
+      statement: first.statement,
+      parameters: JSON.stringify(first.parameters),
+      format: 'nodeGraph',
+      preset: first.name,
+    };
   }
 
   filterQuery(q: Neo4jQuery): boolean {

@@ -48,12 +48,20 @@ export function tableFrame(refId: string, r: QueryApiResponse): DataFrame {
       const column = values.map((row) => row[col]);
       const sample = column.find((v) => v !== null && v !== undefined);
       const type =
-        typeof sample === 'number' ? FieldType.number : typeof sample === 'boolean' ? FieldType.boolean : FieldType.string;
+        typeof sample === 'number'
+          ? FieldType.number
+          : typeof sample === 'boolean'
+            ? FieldType.boolean
+            : FieldType.string;
       return {
         name,
         type,
         values: column.map((v) =>
-          v === null || v === undefined ? null : type === FieldType.string && typeof v !== 'string' ? JSON.stringify(v) : v
+          v === null || v === undefined
+            ? null
+            : type === FieldType.string && typeof v !== 'string'
+              ? JSON.stringify(v)
+              : v
         ),
       };
     }),
@@ -113,7 +121,11 @@ export function graphFromResult(r: QueryApiResponse): CausalGraph {
           evidence: [],
           nodeId: idOf(rootCause.startNodeElementId),
           culprit: txnProps.root_pid
-            ? { pid: Number(txnProps.root_pid), comm: String(txnProps.root_comm ?? ''), service: String(txnProps.root_service ?? '') }
+            ? {
+                pid: Number(txnProps.root_pid),
+                comm: String(txnProps.root_comm ?? ''),
+                service: String(txnProps.root_service ?? ''),
+              }
             : undefined,
         }
       : undefined,

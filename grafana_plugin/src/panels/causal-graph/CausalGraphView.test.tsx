@@ -31,8 +31,12 @@ describe('CausalGraphView', () => {
     expect(circle(container, 'proc:4400').getAttribute('data-root-cause')).toBe('true');
     expect(container.querySelectorAll('circle[data-root-cause="true"]')).toHaveLength(1);
     expect(container.querySelector('.kprobe-root-cause-ring')).not.toBeNull();
-    expect(container.querySelectorAll('path[data-critical="true"]')).toHaveLength(graph.edges.filter((e) => e.critical).length);
-    expect(screen.getByTestId('kprobe-root-cause')).toHaveTextContent('Root cause: memory-reclaim — batch-job pid 4400 · 749 ms');
+    expect(container.querySelectorAll('path[data-critical="true"]')).toHaveLength(
+      graph.edges.filter((e) => e.critical).length
+    );
+    expect(screen.getByTestId('kprobe-root-cause')).toHaveTextContent(
+      'Root cause: memory-reclaim — batch-job pid 4400 · 749 ms'
+    );
     expect(screen.getByTestId('kprobe-txn-status')).toHaveTextContent('failed');
   });
 
@@ -53,7 +57,9 @@ describe('CausalGraphView', () => {
     // follow the drill-down into the reclaim: its own fields
     fireEvent.click(events.find((b) => b.textContent!.startsWith('MemoryReclaim'))!);
     expect(screen.getByTestId('kprobe-node-details')).toHaveTextContent('pages_reclaimed512');
-    expect(circle(container, graph.nodes.find((n) => n.eventType === 'MemoryReclaim')!.id).getAttribute('data-selected')).toBe('true');
+    expect(
+      circle(container, graph.nodes.find((n) => n.eventType === 'MemoryReclaim')!.id).getAttribute('data-selected')
+    ).toBe('true');
   });
 
   it('highlights what another panel hovers', () => {

@@ -32,10 +32,7 @@ export function CausalGraphView({ graph, width, height, selection }: CausalGraph
   });
 
   // Small graphs get room for their labels; large ones pack tight (labels only on the story).
-  const layout = useMemo(
-    () => layeredLayout(graph, graph.nodes.length <= 80 ? { nodeGap: 170, maxPerRow: 7, layerGap: 80 } : {}),
-    [graph]
-  );
+  const layout = useMemo(() => layeredLayout(graph, spacingFor(graph.nodes.length)), [graph]);
   const showDetails = selection.selectedId !== undefined && width >= 2 * DETAILS_WIDTH;
   const graphWidth = Math.max(100, showDetails ? width - DETAILS_WIDTH : width);
   const graphHeight = Math.max(100, height - HEADER_HEIGHT);
@@ -72,7 +69,8 @@ export function CausalGraphView({ graph, width, height, selection }: CausalGraph
         {rootCause && rootCause.mechanism !== 'none' ? (
           <span className={styles.rootCause} data-testid="kprobe-root-cause" data-mechanism={rootCause.mechanism}>
             Root cause: {rootCause.mechanism}
-            {rootCause.culprit ? ` — ${culpritText(rootCause.culprit)}` : ''} · {formatDuration(rootCause.contributionNs)}
+            {rootCause.culprit ? ` — ${culpritText(rootCause.culprit)}` : ''} ·{' '}
+            {formatDuration(rootCause.contributionNs)}
           </span>
         ) : (
           <span className={styles.noCause} data-testid="kprobe-root-cause" data-mechanism="none">
@@ -101,6 +99,13 @@ export function CausalGraphView({ graph, width, height, selection }: CausalGraph
       </div>
     </div>
   );
+}
+
+function spacingFor(nodes: number) {
+  if (nodes <= 80) {
+    return { nodeGap: 180, maxPerRow: 8, layerGap: 64, rowGap: 30 };
+  }
+  return nodes <= 400 ? { nodeGap: 90, maxPerRow: 16, layerGap: 70, rowGap: 30 } : {};
 }
 
 function culpritText(c: NonNullable<CausalGraph['rootCause']>['culprit']): string {

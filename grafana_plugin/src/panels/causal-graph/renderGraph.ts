@@ -17,7 +17,7 @@ import { CRITICAL_COLOR, ROOT_CAUSE_COLOR, contributionColor, contributionWidth,
 import { formatDuration } from '../../model/ns';
 
 /** Below this many nodes every node gets a label. */
-const LABEL_ALL_BELOW = 160;
+const LABEL_ALL_BELOW = 50;
 
 export interface GraphHandlers {
   onHover: (id?: string) => void;
@@ -109,10 +109,12 @@ export function renderGraph(
     .attr('marker-end', drawable.length <= 4000 ? 'url(#kprobe-arrow)' : null)
     .attr('data-edge-id', (e) => e.id)
     .attr('data-critical', (e) => String(criticalEdges.has(e.id)));
-  edgeSel.append('title').text(
-    (e) =>
-      `${e.relation}${e.observed ? '' : ` (inferred${e.confidence !== undefined ? `, ${Math.round(e.confidence * 100)}%` : ''})`}: ${formatDuration(e.latencyContributionNs)}`
-  );
+  edgeSel
+    .append('title')
+    .text(
+      (e) =>
+        `${e.relation}${e.observed ? '' : ` (inferred${e.confidence !== undefined ? `, ${Math.round(e.confidence * 100)}%` : ''})`}: ${formatDuration(e.latencyContributionNs)}`
+    );
 
   if (rootCauseId && pos.has(rootCauseId)) {
     const p = pos.get(rootCauseId)!;
@@ -171,7 +173,7 @@ export function renderGraph(
     .attr('paint-order', 'stroke')
     .attr('stroke', theme.colors.background.primary)
     .attr('stroke-width', 3)
-    .text((n) => truncate(nodeLabel(n), 36));
+    .text((n) => truncate(nodeLabel(n), n.kind === 'kernel' ? 24 : 36));
 
   const hoverLabel = viewport
     .append('text')
@@ -222,7 +224,11 @@ export function renderGraph(
       .attr('data-selected', (n) => String(n.id === selectedId))
       .attr('data-hovered', (n) => String(n.id === hoveredId));
     const active = hoveredId ?? selectedId;
-    edgeSel.attr('stroke-opacity', (e) => (active === undefined || e.source === active || e.target === active ? 0.9 : 0.35));
+    // Thousands of edges: keep the critical ones and the pointed-at node's clear, the rest faint.
+    const rest = graph.edges.length > 600 ? 0.22 : 0.8;
+    edgeSel.attr('stroke-opacity', (e) =>
+      e.source === active || e.target === active || criticalEdges.has(e.id) ? 0.95 : active === undefined ? rest : 0.2
+    );
     const shown = active !== undefined && !labelled.some((n) => n.id === active) ? byId.get(active) : undefined;
     const p = shown ? pos.get(shown.id) : undefined;
     hoverLabel

@@ -18,7 +18,13 @@ export function ReplayPanel({ data, width, height, options, replaceVariables }: 
   const graph = useMemo(() => framesToGraph(data.series), [data.series]);
   const fromOptions = options.transactionId ? replaceVariables(options.transactionId) : '';
   const transactionId = fromOptions || graph?.transactionId;
-  const original = graph ? (graph.status === 'failed' ? 'failed' : graph.status === 'ok' ? 'succeeded' : 'unknown') : undefined;
+  const original = graph
+    ? graph.status === 'failed'
+      ? 'failed'
+      : graph.status === 'ok'
+        ? 'succeeded'
+        : 'unknown'
+    : undefined;
   return (
     <ReplayView
       client={client}

@@ -96,10 +96,7 @@ export function ReplayView(props: ReplayViewProps) {
     setSession(undefined);
     let request;
     try {
-      request = buildReplayRequest(
-        sourceKind === 'transaction' ? { transactionId } : { recording },
-        drafts
-      );
+      request = buildReplayRequest(sourceKind === 'transaction' ? { transactionId } : { recording }, drafts);
     } catch (e) {
       setError(message(e));
       return;
@@ -227,7 +224,9 @@ export function ReplayView(props: ReplayViewProps) {
               size="sm"
               variant="destructive"
               onClick={() =>
-                client.controlReplay(session.session_id!, ReplayAction.REPLAY_ACTION_CANCEL).catch((e) => setError(message(e)))
+                client
+                  .controlReplay(session.session_id!, ReplayAction.REPLAY_ACTION_CANCEL)
+                  .catch((e) => setError(message(e)))
               }
             >
               Cancel
@@ -244,7 +243,8 @@ export function ReplayView(props: ReplayViewProps) {
 
       {session && (
         <div className={styles.status} data-testid="kprobe-replay-status" data-state={session.state}>
-          session {session.session_id} · {STATE_TEXT[session.state ?? ReplayState.REPLAY_STATE_UNSPECIFIED] ?? session.state}
+          session {session.session_id} ·{' '}
+          {STATE_TEXT[session.state ?? ReplayState.REPLAY_STATE_UNSPECIFIED] ?? session.state}
           {total > 0 && ` · ${done}/${total} events`}
           {progress?.message ? ` · ${progress.message}` : ''}
           <div className={styles.bar}>

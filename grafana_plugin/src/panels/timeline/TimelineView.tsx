@@ -61,7 +61,13 @@ export function TimelineView({ model, width, height, selection, renderer = 'canv
   }, [selection.selectedId, byId]);
 
   return (
-    <div style={{ width, height }} data-testid="kprobe-timeline" data-base-ns={model.baseNs}>
+    <div
+      style={{ width, height }}
+      data-testid="kprobe-timeline"
+      data-base-ns={model.baseNs}
+      data-hovered-id={selection.hoveredId ?? ''}
+      data-selected-id={selection.selectedId ?? ''}
+    >
       <div className={styles.header} style={{ height: HEADER_HEIGHT }}>
         {model.lanes.length} lanes · {model.rows.length} events · base {model.baseNs} ns (Unix) · extent{' '}
         {formatOffset(model.extent)} · scroll to zoom, drag to pan
@@ -78,9 +84,12 @@ export function TimelineView({ model, width, height, selection, renderer = 'canv
               data-start-ns={r.start}
               data-end-ns={r.end}
               data-kind={r.item.eventType ?? r.item.kind}
+              data-name={r.item.name}
             >
               <td>{model.lanes[r.lane]}</td>
-              <td>{r.item.eventType ?? r.item.name}</td>
+              <td>
+                <button onClick={() => selection.select(r.id)}>{r.item.eventType ?? r.item.name}</button>
+              </td>
               <td>{r.start}</td>
               <td>{r.end}</td>
             </tr>

@@ -59,7 +59,9 @@ export function createTimelineChart(
     const [x1] = api.coord([row.end, row.lane]);
     const isSpan = row.item.kind !== 'kernel';
     // Nested intervals (a reclaim inside a write) are drawn thinner on top of their container.
-    const h = laneHeight * (isSpan ? 0.66 : 0.56) * Math.max(0.3, 1 - 0.28 * row.depth);
+    // Off-CPU intervals are the scheduler's background: thinner still.
+    const offCpu = row.item.eventType === 'SchedSwitch';
+    const h = laneHeight * (isSpan ? 0.66 : offCpu ? 0.3 : 0.56) * Math.max(0.3, 1 - 0.28 * row.depth);
     const rect = echarts.graphic.clipRectByRect(
       { x: x0, y: y - h / 2, width: Math.max(2, x1 - x0), height: h },
       params.coordSys as unknown as { x: number; y: number; width: number; height: number }
@@ -73,7 +75,7 @@ export function createTimelineChart(
       shape: rect,
       style: {
         fill: kindColor(row.item.kind, row.item.eventType),
-        opacity: isSpan ? 0.75 : 0.95,
+        opacity: isSpan ? 0.75 : offCpu ? 0.6 : 0.95,
         stroke: active ? theme.colors.text.maxContrast : row.item.status === 'error' ? CRITICAL_COLOR : undefined,
         lineWidth: active ? 2.5 : row.item.status === 'error' ? 1.5 : 0,
       },
@@ -97,7 +99,11 @@ export function createTimelineChart(
       min: 0,
       max,
       position: 'top',
-      axisLabel: { formatter: (v: number) => formatAxisOffset(v, windowNs), color: theme.colors.text.secondary, hideOverlap: true },
+      axisLabel: {
+        formatter: (v: number) => formatAxisOffset(v, windowNs),
+        color: theme.colors.text.secondary,
+        hideOverlap: true,
+      },
       splitLine: { lineStyle: { color: theme.colors.border.weak } },
       axisLine: { lineStyle: { color: theme.colors.border.medium } },
     },
@@ -173,7 +179,9 @@ function tooltip(row: TimelineRow | undefined, model: TimelineModel): string {
     return '';
   }
   const i = row.item;
-  const who = [i.service, i.comm, i.pid !== undefined ? `${i.pid}/${i.tid ?? i.pid}` : undefined].filter(Boolean).join(' ');
+  const who = [i.service, i.comm, i.pid !== undefined ? `${i.pid}/${i.tid ?? i.pid}` : undefined]
+    .filter(Boolean)
+    .join(' ');
   return [
     `<b>${escapeHtml(i.eventType ?? i.name)}</b> ${escapeHtml(who)}`,
     `duration ${formatDuration(i.durationNs)}`,
