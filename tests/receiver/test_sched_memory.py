@@ -49,7 +49,7 @@ def test_condition_wait_has_the_signalling_thread_as_waker() -> None:
     waiter, signaller = longest["tid"], longest["waker_tid"]
     assert waiter != signaller and longest["waker_pid"] == pid
     assert longest["off_cpu_reason"] == "BLOCKED"
-    assert 240_000_000 <= longest["duration_ns"] <= 400_000_000
+    assert 240_000_000 <= longest["duration_ns"] <= 2_000_000_000  # 250 ms + scheduling delay
     wakeups = [e for e in cap.events_of("SchedWakeup", pid) if e["target_tid"] == waiter]
     assert any(e["tid"] == signaller and e["target_pid"] == pid for e in wakeups)
     assert all(e["duration_ns"] >= 100_000 for e in switches)
@@ -67,8 +67,9 @@ def test_off_cpu_length_matches_the_measured_wait() -> None:
             if e["tid"] == waiter and e["waker_tid"] == signaller]
     assert len(mine) >= 1
     best = min(mine, key=lambda e: abs(e["duration_ns"] - waited))
-    # The thread measured its wait around cond.wait(); the kernel interval is inside it.
-    assert 0 <= waited - best["duration_ns"] < 5_000_000, (waited, best["duration_ns"])
+    # The thread measured its wait around cond.wait(); the kernel interval is inside it, short
+    # of it only by the Python code around the futex (a few µs idle; more on a loaded host).
+    assert 0 <= waited - best["duration_ns"] < 25_000_000, (waited, best["duration_ns"])
 
 
 TOUCH = r"""
