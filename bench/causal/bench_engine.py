@@ -98,7 +98,7 @@ def bench_explain(m: int, reps: int) -> dict[str, float]:
     from causal_processor.storage.store import ClickHouseEventStore
     from tests.causal.test_clickhouse_graph import _store_with
 
-    with tempfile.TemporaryDirectory(prefix="kprobe-bench-") as d:
+    with tempfile.TemporaryDirectory(prefix="kprobe-bench-", ignore_cleanup_errors=True) as d:
         dsn = f"chdb://{d}/ch?database=bench"
         story, spans = memory_story()
         store = _store_with(dsn, story, spans)

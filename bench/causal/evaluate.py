@@ -67,12 +67,12 @@ def main() -> None:
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--json", default="")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kprobe-eval-") as d:
+    with tempfile.TemporaryDirectory(prefix="kprobe-eval-", ignore_cleanup_errors=True) as d:
         verdicts = evaluate(args.scenarios.split(","), args.reps, f"chdb://{d}/ch?database=eval")
-    print(table(verdicts))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump([v.to_dict() for v in verdicts], f, indent=1)
+        print(table(verdicts))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump([v.to_dict() for v in verdicts], f, indent=1)
 
 
 if __name__ == "__main__":

@@ -192,8 +192,8 @@ class Attributor:
             name = "fsync" if t.etype[via] == T_FSYNC else "write"
             ev = [f"{name}(fd={int(t.fd[via])}) took {int(t.dur[via]) / 1e6:.1f} ms, blocked on the device"]
             ev += [f"pid {x.pid} ({x.comm}) wrote {x.weight / 1e6:.1f} MB meanwhile" for x in shares[:3]]
-            if not shares:
-                shares = [Share(pid, tid, str(t.comm[r]), 1.0, float(e - s))]
+            if not shares:  # the device was slow, but no other writer was recorded: name nobody
+                ev.append("no other writer was recorded")
             return [Piece(s, e, model.DISK_IO_CAUSE, r, via, shares, model.DISK_IO, ev)]
         out: list[Piece] = []
         peers = self.c.peers_of(tid, span.start_ns - PEER_WINDOW_NS, span.end_ns + PEER_WINDOW_NS)

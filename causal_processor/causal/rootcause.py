@@ -19,9 +19,9 @@ from causal_processor.causal.attribution import SELF
 # A candidate must contribute at least this much, absolutely and as a share
 # of the end-to-end latency. Application code always costs something, so it
 # needs a bigger, unusual amount of time to be called the cause.
-MIN_CONTRIBUTION_NS = {model.DOWNSTREAM_LATENCY: 100_000_000}
+MIN_CONTRIBUTION_NS = {model.DOWNSTREAM_LATENCY: 200_000_000}
 DEFAULT_MIN_CONTRIBUTION_NS = 50_000_000
-MIN_FRACTION = {model.DOWNSTREAM_LATENCY: 0.3}
+MIN_FRACTION = {model.DOWNSTREAM_LATENCY: 0.4}
 DEFAULT_MIN_FRACTION = 0.2
 NEEDS_CULPRIT = frozenset({model.MEMORY_RECLAIM_CAUSE, model.CPU_CONTENTION, model.DISK_IO_CAUSE,
                            model.LOCK_CONTENTION})
