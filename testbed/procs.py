@@ -36,13 +36,14 @@ class Child:
             start_new_session=True,
         )
         self.port = 0
+        self.admin_port = 0
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def wait_ready(self, timeout_s: float = 30.0) -> int:
-        """Wait for the child's `READY port=N` line; return N."""
+        """Wait for the child's `READY port=N [admin=M]` line; return N."""
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout_s
         buf = b""
@@ -59,7 +60,9 @@ class Child:
         line = buf.split(b"\n", 1)[0].decode()
         if not line.startswith("READY port="):
             raise TestbedError(f"{self.role} said {line!r}: {self.log_tail()}")
-        self.port = int(line.split("=", 1)[1])
+        fields = dict(item.split("=", 1) for item in line.split()[1:])
+        self.port = int(fields["port"])
+        self.admin_port = int(fields.get("admin", 0))
         return self.port
 
     def send_line(self, line: str, timeout_s: float = 30.0) -> str:

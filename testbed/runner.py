@@ -70,16 +70,11 @@ class Testbed:
                     injected.append(faults[index])
                     faults[index].start()
             _sleep_until(t0 + duration)
-            payments = load.stop()
         finally:
-            errors = []
-            for fault in sorted(injected, key=lambda f: f.removal_order):
-                try:
-                    fault.stop()
-                except Exception as e:  # every fault must be removed even if one fails
-                    errors.append(f"{fault.kind}: {e}")
-            if errors:
-                raise TestbedError("could not remove faults: " + "; ".join(errors))
+            try:
+                payments = load.stop()  # in-flight payments finish under the faults
+            finally:
+                _remove(injected)
         truths = [f.truth for f in injected if f.truth is not None]
         expected = "failed" if any(t.predicts_failure for t in truths) else "succeeded"
         return GroundTruth(
@@ -107,6 +102,18 @@ def run_scenario(spec: ScenarioSpec | str, config: SystemConfig | None = None,
         if on_started is not None:
             on_started(tb.system)
         return tb.run(spec)
+
+
+def _remove(faults: list[Fault]) -> None:
+    """Remove every fault, network and CPU first, even if one of them fails."""
+    errors = []
+    for fault in sorted(faults, key=lambda f: f.removal_order):
+        try:
+            fault.stop()
+        except Exception as e:
+            errors.append(f"{fault.kind}: {e}")
+    if errors:
+        raise TestbedError("could not remove faults: " + "; ".join(errors))
 
 
 def _sleep_until(deadline: float) -> None:

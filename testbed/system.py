@@ -171,6 +171,10 @@ class PaymentSystem:
     def url(self, role: str, path: str) -> str:
         return f"http://127.0.0.1:{self.child(role).port}{path}"
 
+    def admin_url(self, role: str, path: str) -> str:
+        """A service's management port (fault hooks), separate from its traffic."""
+        return f"http://127.0.0.1:{self.child(role).admin_port}{path}"
+
     def cpus_of(self, role: str) -> list[int]:
         return self.settlement_cpus if role == SETTLEMENT else self.other_cpus
 

@@ -1,4 +1,4 @@
-"""Faults inside a service, driven through its admin hook.
+"""Faults inside a service, driven through its admin hook (the management port).
 
 lock-contention: settlement's compactor thread holds the ledger lock for hold_ms
 every every_ms, so a ledger write blocks on the lock and is woken by the holder.
@@ -32,7 +32,7 @@ class LockContention(Fault):
     def inject(self) -> list[ProcessInfo]:
         if self.target != SETTLEMENT:
             raise TestbedError("lock-contention targets settlement-svc (the ledger lock)")
-        answer = _admin(self.system.url(SETTLEMENT, "/admin/ledger-lock"),
+        answer = _admin(self.system.admin_url(SETTLEMENT, "/admin/ledger-lock"),
                         {"hold_ms": self.params["hold_ms"], "every_ms": self.params["every_ms"]})
         child = self.system.child(SETTLEMENT)
         return [ProcessInfo(role="lock-holder", pid=child.pid, tid=int(answer["tid"]),  # type: ignore[call-overload]
@@ -40,7 +40,7 @@ class LockContention(Fault):
 
     def remove(self) -> None:
         if SETTLEMENT in self.system.children:
-            _admin(self.system.url(SETTLEMENT, "/admin/ledger-lock"), {"hold_ms": 0})
+            _admin(self.system.admin_url(SETTLEMENT, "/admin/ledger-lock"), {"hold_ms": 0})
 
     def predicts_failure(self, timeout_ms: int) -> bool:
         return self.params["hold_ms"] - self.incident_after_s * 1000 > timeout_ms
@@ -56,12 +56,12 @@ class SlowDependency(Fault):
     def inject(self) -> list[ProcessInfo]:
         if self.target != RISK_CHECK:
             raise TestbedError("slow-dependency targets risk-check")
-        _admin(self.system.url(RISK_CHECK, "/admin/delay"), {"delay_ms": self.params["delay_ms"]})
+        _admin(self.system.admin_url(RISK_CHECK, "/admin/delay"), {"delay_ms": self.params["delay_ms"]})
         return []
 
     def remove(self) -> None:
         if RISK_CHECK in self.system.children:
-            _admin(self.system.url(RISK_CHECK, "/admin/delay"), {"delay_ms": 0})
+            _admin(self.system.admin_url(RISK_CHECK, "/admin/delay"), {"delay_ms": 0})
 
     def predicts_failure(self, timeout_ms: int) -> bool:
         return self.params["delay_ms"] > timeout_ms

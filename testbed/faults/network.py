@@ -1,10 +1,11 @@
 """packet-loss: drop a share of the packets of the target's TCP port.
 
-An nftables table of this run drops `loss`% of segments to and from the port on
-loopback. payment-handler reuses keep-alive connections, so a dropped segment
-is retransmitted after a tail-loss probe or the 200 ms minimum RTO, doubling on
-each further loss: the retransmits are the mechanism, attributed to the flow (the
-culprit is no process).
+An nftables table of this run drops `loss`% of the established-flow segments to
+and from the port on loopback (SYN/FIN/RST pass: a dropped SYN would only show
+as a connect timeout, never as a retransmit before the deadline). A dropped
+segment is retransmitted after a tail-loss probe or the 200 ms minimum RTO,
+doubling on each further loss: the retransmits are the mechanism, attributed to
+the flow (the culprit is no process).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class PacketLoss(Fault):
     kind = "packet-loss"
     mechanism = "tcp-retransmit"
     default_target = SETTLEMENT
-    defaults = {"loss": 70}  # noqa: RUF012
+    defaults = {"loss": 85}  # noqa: RUF012
     incident_after_s = 0.2
     removal_order = 0
 

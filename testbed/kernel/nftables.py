@@ -16,19 +16,21 @@ def _nft(script: str) -> None:
 
 
 class PortLossTable:
-    """`inet <name>`: drop `percent`% of TCP packets to or from `port` on lo."""
+    """`inet <name>`: drop `percent`% of the TCP segments of established flows to
+    or from `port` on lo (SYN, FIN and RST pass: connections form and close, and
+    every loss is a data or ACK segment the kernel must retransmit)."""
 
     def __init__(self, name: str, port: int, percent: int) -> None:
         if not 0 < percent <= 100:
             raise ValueError(f"loss percent must be in 1..100, got {percent}")
         self.name = name
-        rule = f"numgen random mod 100 < {percent} counter drop"
+        rule = "counter drop" if percent == 100 else f"numgen random mod 100 < {percent} counter drop"
         _nft(
             f"table inet {name} {{\n"
             f"  chain output {{\n"
             f"    type filter hook output priority 0; policy accept;\n"
-            f"    oifname \"lo\" tcp dport {port} {rule}\n"
-            f"    oifname \"lo\" tcp sport {port} {rule}\n"
+            f"    oifname \"lo\" tcp dport {port} tcp flags & (syn | fin | rst) == 0 {rule}\n"
+            f"    oifname \"lo\" tcp sport {port} tcp flags & (syn | fin | rst) == 0 {rule}\n"
             f"  }}\n"
             f"}}\n"
         )

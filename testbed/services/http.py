@@ -1,9 +1,11 @@
 """A thread-pool WSGI server (waitress) with OTel's WSGI middleware on business routes.
 
 Each service is a small route table. Business routes run inside the standard
-OpenTelemetryMiddleware; `/admin/*` routes (the fault hooks the testbed drives)
-bypass it so they never appear as payment traffic. The server binds port 0 and
-prints `READY port=N` so the runner never races another test for a port.
+OpenTelemetryMiddleware. The admin routes (the fault hooks the testbed drives)
+live on a separate management port with its own thread, untraced, so they never
+appear as payment traffic and still answer when every worker is stuck. Both
+servers bind port 0 and the service prints `READY port=N admin=M`, so the runner
+never races another test for a port.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
@@ -46,6 +50,17 @@ def _json_app(routes: dict[str, Handler]) -> Callable[..., Iterable[bytes]]:
     return app
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access log on stderr."""
+
+
+def _admin_server(routes: dict[str, Handler]) -> WSGIServer:
+    server = make_server("127.0.0.1", 0, _json_app(routes), handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="admin", daemon=True).start()
+    return server
+
+
 def serve(
     provider: TracerProvider,
     routes: dict[str, Handler],
@@ -53,27 +68,22 @@ def serve(
     threads: int = 8,
 ) -> None:
     """Serve until SIGTERM/SIGINT, then flush the spans and exit."""
-    traced = OpenTelemetryMiddleware(_json_app(routes), tracer_provider=provider)
-    admin_app = _json_app(admin or {})
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "").startswith("/admin/"):
-            return admin_app(environ, start_response)
-        return traced(environ, start_response)
-
+    app = OpenTelemetryMiddleware(_json_app(routes), tracer_provider=provider)
     server = create_server(app, host="127.0.0.1", port=0, threads=threads, backlog=256)
+    admin_server = _admin_server(admin or {})
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"READY port={server.effective_port}", flush=True)
+    print(f"READY port={server.effective_port} admin={admin_server.server_port}", flush=True)
     try:
         server.run()
     except SystemExit:
         pass
     finally:
+        admin_server.shutdown()
         server.close()
         provider.shutdown()
         sys.stdout.flush()

@@ -69,18 +69,20 @@ class LedgerCompactor:
         self.tid = 0
 
     def start(self, hold_ms: float, every_ms: float) -> int:
+        """Start holding; return the holder's tid once its first hold has begun, so a
+        payment sent right after is sure to meet it."""
         self.stop()
         self._stop.clear()
-        ready = threading.Event()
+        holding = threading.Event()
 
         def run() -> None:
             set_comm(COMPACTOR_COMM)
             self.tid = threading.get_native_id()
-            ready.set()
             while not self._stop.is_set():
                 started = time.monotonic()
                 if not self._lock.try_exclusive(self._stop):
                     break
+                holding.set()
                 try:
                     self._stop.wait(hold_ms / 1000)
                 finally:
@@ -88,10 +90,11 @@ class LedgerCompactor:
                 rest = every_ms / 1000 - (time.monotonic() - started)
                 if rest > 0:
                     self._stop.wait(rest)
+            holding.set()
 
         self._thread = threading.Thread(target=run, name=COMPACTOR_COMM, daemon=True)
         self._thread.start()
-        ready.wait()
+        holding.wait(10)
         return self.tid
 
     def stop(self) -> None:

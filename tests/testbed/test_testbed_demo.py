@@ -29,12 +29,17 @@ def test_demo_json_explains_the_seeds_incident() -> None:
     truth = report["ground_truth"]
     txn = report["transaction"]
     assert report["scenario"] == "memory-pressure" and report["timeout_ms"] == 750
-    # the named ₹50,000 payment failed on the settlement deadline
-    assert (txn["id"], txn["status"], txn["reason"], txn["stage"]) == (
-        "pay-98721", "failed", "timeout", "settlement-svc")
-    assert txn["named"] and txn["latency_ms"] >= 750
+    # the payment explained failed on the settlement deadline: the named ₹50,000 one
+    # when it failed (nearly always), else the slowest failure
     named = truth["named_payment"]
-    assert named["trace_id"] == txn["trace_id"] and len(txn["trace_id"]) == 32
+    assert (txn["status"], txn["reason"], txn["stage"]) == ("failed", "timeout", "settlement-svc")
+    assert txn["latency_ms"] >= 750 and len(txn["trace_id"]) == 32
+    if named["status"] == "failed":
+        assert (txn["id"], txn["trace_id"], txn["named"]) == ("pay-98721", named["trace_id"], True)
+    else:
+        slowest = max((p for p in truth["payments"] if p["status"] == "failed"),
+                      key=lambda p: p["latency_ms"])
+        assert (txn["id"], txn["named"]) == (slowest["payment_id"], False)
     # the injected truth: memory pressure on settlement, the batch job as culprit
     [fault] = report["injected"]
     batch = truth["services"]["batch-job"]
