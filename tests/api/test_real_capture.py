@@ -142,7 +142,7 @@ def test_timeline_and_search_over_the_capture(captured, stubs):
         found = search()
         return found if all(p.payment_id in found for p in truth.payments) else None
 
-    found = wait_for(complete)
+    found = wait_for(complete, 90)
     for pay in truth.payments:
         assert pay.payment_id in found
         want_status = api_common_pb2.TRANSACTION_STATUS_ERROR if pay.status != "succeeded" else api_common_pb2.TRANSACTION_STATUS_OK
