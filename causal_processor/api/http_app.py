@@ -6,6 +6,7 @@ answer a query with the same code and the same errors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -86,6 +87,8 @@ async def _call_json(request: web.Request, m: Method, msg: Message) -> web.Strea
                 await resp.write((to_json(reply) + "\n").encode())
     except ApiError as e:
         await resp.write((json.dumps({"error": e.to_json()}) + "\n").encode())
+    except ConnectionResetError:  # the client went away mid-stream
+        return resp
     finally:
         await stream.aclose()
     await resp.write_eof()
@@ -104,14 +107,17 @@ async def _call_grpc_web(request: web.Request, m: Method) -> web.StreamResponse:
         except (grpcweb.FramingError, ValueError) as e:
             raise invalid_argument(f"gRPC-Web request: {e}") from None
         if m.server_streaming:
-            async for reply in m.handler(msg):
-                await resp.write(grpcweb.encode_for(text, grpcweb.message_frame(reply.SerializeToString())))
+            async with contextlib.aclosing(m.handler(msg)) as stream:  # ends the subscription with the request
+                async for reply in stream:
+                    await resp.write(grpcweb.encode_for(text, grpcweb.message_frame(reply.SerializeToString())))
         else:
             reply = await m.handler(msg)
             await resp.write(grpcweb.encode_for(text, grpcweb.message_frame(reply.SerializeToString())))
         trailer = grpcweb.trailers_frame(grpc.StatusCode.OK)
     except ApiError as e:
         trailer = grpcweb.trailers_frame(e.code, e.message)
+    except ConnectionResetError:  # the browser went away mid-stream
+        return resp
     except Exception:
         log.exception("%s failed", m.path)
         trailer = grpcweb.trailers_frame(grpc.StatusCode.INTERNAL, f"{m.path} failed; see the server log")

@@ -12,6 +12,7 @@ from causal_processor.api import grpcweb
 from kprobe.v1 import api_common_pb2, causal_graph_pb2, search_pb2
 from tests.api import dataset
 from tests.api.clients import Stubs, as_dict
+from tests.api.conftest import wait_for
 
 MS = 1_000_000
 
@@ -135,3 +136,37 @@ def test_console_static_hook(env, tmp_path):
         assert r.status_code == 200 and "kprobe console" in r.text
     finally:
         api.stop()
+
+
+def test_grpc_web_server_stream(env, base):
+    """StreamEvents over gRPC-Web: frames arrive as events are published."""
+    import struct
+    import threading
+
+    from kprobe import events
+    from kprobe.v1 import api_common_pb2 as common
+    from kprobe.v1 import events_pb2, timeline_pb2
+
+    req = timeline_pb2.StreamEventsRequest(filter=common.EventFilter(event_types=[events_pb2.SyscallFsync], pids=[7301]))
+    hub = env.api.server.backends.hub
+    before = hub.subscribers
+    sent = [events.make_event("SyscallFsync", pid=7301, tid=1, timestamp_ns=1000 + i, fd=9) for i in range(3)]
+
+    def publish_when_subscribed() -> None:
+        wait_for(lambda: hub.subscribers > before)
+        hub.publish([events.make_event("SyscallFsync", pid=7302, tid=1, timestamp_ns=1), *sent])
+
+    threading.Thread(target=publish_when_subscribed, daemon=True).start()
+    with requests.post(base + "/kprobe.v1.TimelineService/StreamEvents", stream=True, timeout=30,
+                       data=grpcweb.message_frame(req.SerializeToString()),
+                       headers={"Content-Type": "application/grpc-web+proto"}) as r:
+        buf, got = b"", []
+        for chunk in r.iter_content(chunk_size=None):
+            buf += chunk
+            while len(buf) >= 5 and len(buf) >= 5 + struct.unpack(">I", buf[1:5])[0]:
+                n = struct.unpack(">I", buf[1:5])[0]
+                got.append(timeline_pb2.LiveMessage.FromString(buf[5:5 + n]))
+                buf = buf[5 + n:]
+            if len(got) >= 3:
+                break
+    assert [(m.sequence, m.event.event_id) for m in got] == [(i + 1, e["event_id"]) for i, e in enumerate(sent)]
