@@ -59,6 +59,8 @@ def _api_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-index", action="store_true",
                    help="do not explain completed transactions in the background (chain search "
                    "then covers only graphs someone asked for)")
+    g.add_argument("--index-min-latency-ms", type=float, default=100.0,
+                   help="the background indexer explains failed transactions and those at least this slow")
     g.add_argument("--recordings-dir", metavar="DIR",
                    help="replay recordings the ReplayService may use (<transaction_id>.kpr or by name; "
                    "default $KPROBE_DATA_DIR/recordings)")
@@ -103,7 +105,8 @@ def _serve(args: argparse.Namespace, store, live=None) -> None:
     graphs = _open_graphs(args)
     recordings = args.recordings_dir or os.path.join(os.environ.get("KPROBE_DATA_DIR", "/var/lib/kprobe"), "recordings")
     backends = backends_for(store, graphs, recordings, args.graph_cache)
-    indexer = None if args.no_index else GraphIndexer(store, backends.analyzer).start()
+    indexer = None if args.no_index else GraphIndexer(
+        store, backends.analyzer, min_latency_ms=args.index_min_latency_ms).start()
     try:
         asyncio.run(_serve_until_signalled(ApiServer(cfg, backends, live=live)))
     finally:

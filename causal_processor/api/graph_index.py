@@ -70,16 +70,22 @@ class GraphChains:
 
 
 class GraphIndexer:
-    """Explains each transaction the processor completes and writes its graph.
+    """Explains the transactions the processor completes and writes their graphs.
 
     Polls the store for transactions that started in the last `lookback_s`
     (completion order is not start order) and skips those already indexed.
+    Only failed ones and those slower than `min_latency_ms` are explained (a
+    fast, successful payment has no root cause to search for), at most
+    `max_per_pass` per poll so a burst cannot starve the API.
     """
 
     def __init__(self, store: EventStore, analyzer: EngineAnalyzer, interval_s: float = 2.0,
-                 lookback_s: float = 120.0, remember: int = 100_000) -> None:
+                 lookback_s: float = 120.0, remember: int = 100_000, min_latency_ms: float = 100.0,
+                 max_per_pass: int = 200) -> None:
         self._store = store
         self._analyzer = analyzer
+        self._min_latency_ns = int(min_latency_ms * 1e6)
+        self._max_per_pass = max_per_pass
         self._interval = interval_s
         self._lookback_ns = int(lookback_s * 1e9)
         self._done: OrderedDict[str, None] = OrderedDict()
@@ -101,7 +107,9 @@ class GraphIndexer:
         since = time.time_ns() - self._lookback_ns
         n = 0
         for t in self._store.find_transactions(start_ns=since, limit=1000):
-            if t.transaction_id in self._done or self._stop.is_set():
+            if t.transaction_id in self._done or self._stop.is_set() or n >= self._max_per_pass:
+                continue
+            if t.status != "error" and t.duration_ns < self._min_latency_ns:
                 continue
             try:
                 self._analyzer.explain(t.transaction_id)
