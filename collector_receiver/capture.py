@@ -16,6 +16,7 @@ import ctypes
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -232,6 +233,8 @@ class Capture:
         command's pid is traced from its first instruction.
         """
         assert self.command is not None
+        if shutil.which(self.command[0]) is None:
+            raise CaptureError(f"command not found: {self.command[0]} (give a path or a name on PATH)")
         gate_r, gate_w = os.pipe()
         env = None if self.command_env is None else {**os.environ, **self.command_env}
         try:

@@ -154,7 +154,9 @@ def test_missing_tracepoint_degrades_to_a_warning(tmp_path: Path, caplog: pytest
         programs.close()
 
 
-def test_unknown_type_is_a_user_error() -> None:
+def test_unknown_type_or_command_is_a_user_error() -> None:
     with pytest.raises(CaptureError, match="unknown event type 'Nope'"):
         Capture(types=["Nope"])
+    with pytest.raises(CaptureError, match="command not found: no-such-cmd-kp"):
+        Capture(command=["no-such-cmd-kp"]).start()
 
