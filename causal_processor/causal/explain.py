@@ -100,6 +100,7 @@ def story(graph: model.CausalGraph, spans: list[AppSpan], rc: RootCause, chain: 
     lines.append(f"[{concept(root).capitalize() if root else 'Transaction'} {graph.transaction_id} received]"
                  f"  {graph.service} {graph.operation}")
     prev_t = t0
+    told = False
     for s in ordered:
         if s is root or s.kind.upper().endswith("CLIENT"):
             continue
@@ -108,7 +109,13 @@ def story(graph: model.CausalGraph, spans: list[AppSpan], rc: RootCause, chain: 
                      f"{' FAILED' if s.status == 'ERROR' else ''}]")
         prev_t = s.start_ns
         if f"span:{s.span_id}" in chain_ids and rc.mechanism != model.NONE:
-            lines.extend(_cause_lines(graph, s, rc, chain))
+            cause = _cause_lines(graph, s, rc, chain)
+            told = told or bool(cause)
+            lines.extend(cause)
+    if not told and rc.mechanism != model.NONE:  # the cause sits under a span not drawn above
+        owner = next((s for s in reversed(ordered) if f"span:{s.span_id}" in chain_ids), None)
+        if owner is not None:
+            lines.extend(_cause_lines(graph, owner, rc, chain))
     timeout = fired_timeout(spans, graph)
     if timeout is not None:
         lines.append("   |")

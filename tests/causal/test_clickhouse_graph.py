@@ -63,7 +63,8 @@ def _store_with(dsn, evs, spans):
     for s, sp in rows:
         if s["parent_span_id"]:
             sp.parent_span_id = ids[s["parent_span_id"]]
-        sp.kind = trace_pb2.Span.SPAN_KIND_SERVER if s["kind"].endswith("SERVER") else trace_pb2.Span.SPAN_KIND_CLIENT
+        sp.kind = {"SERVER": trace_pb2.Span.SPAN_KIND_SERVER, "CLIENT": trace_pb2.Span.SPAN_KIND_CLIENT}.get(
+            s["kind"].rsplit("_", 1)[-1], trace_pb2.Span.SPAN_KIND_INTERNAL)
         if s["status"] == "ERROR":
             sp.status.code = trace_pb2.Status.STATUS_CODE_ERROR
         from kprobe.otlp import kv
