@@ -231,6 +231,8 @@ class Replayer:
         self.timing = self._timing_deltas()
         self.net.set_shifts(self.timing)
         self.conn_pos: dict[int, int] = {}
+        self.file_content = self._recorded_files()
+        self.free_files: dict[tuple[int, int], list] = {}
         self.ppids = {self.rtgid_of(e.tid): e.ret for e in self.events
                       if e.nr == NR["getppid"] and e.ret > 0}
         self.clock_base: dict[int, int] = {}
@@ -609,6 +611,71 @@ class Replayer:
             self._serve(tid, th, idx, regs)
         else:
             th.held, th.regs = True, regs
+
+    def _recorded_files(self) -> dict[str, bytes]:
+        """What the program read from each outside file (first open, sequential reads): off
+        script, a file the recording has is served from it, even if it is gone from disk."""
+        out: dict[str, bytes] = {}
+        open_: dict[tuple[int, int], tuple[str, list[bytes]]] = {}
+        for ev in self.events:
+            if ev.nr < 0:
+                continue
+            key = (self.rtgid_of(ev.tid), ev.args[0] if ev.args else -1)
+            if ev.nr in _OPEN_CALLS and ev.mode == "p" and ev.ret >= 0 and "path" in ev.x:
+                open_[(self.rtgid_of(ev.tid), ev.ret)] = (ev.x["path"], [])
+            elif ev.nr == NR["close"] and key in open_:
+                path, chunks = open_.pop(key)
+                if chunks and path not in out:
+                    out[path] = b"".join(chunks)
+            elif ev.nr == NR["read"] and key in open_ and ev.ret > 0 and ev.outs:
+                open_[key][1].append(self.rec.data(ev.outs[0][2]))
+        for path, chunks in open_.values():
+            if chunks and path not in out:
+                out[path] = b"".join(chunks)
+        return out
+
+    def _free_file(self, tid: int, th: _T, regs: pt.Regs, nr: int, args: list[int]) -> bool:
+        """Off script: serve an outside file the recording read (see _recorded_files)."""
+        if nr in _OPEN_CALLS:
+            arg = 1 if nr in (NR["openat"], NR["openat2"]) else 0
+            flags = args[arg + 1] if nr != NR["creat"] else 1
+            if flags & 0o3 or nr == NR["openat2"]:
+                return False
+            path = self.mem.read_cstr(th.tgid, args[arg]).decode("utf-8", "replace")
+            content = self.file_content.get(path)
+            if content is None:
+                return False
+
+            def opened(t: int, r: pt.Regs) -> None:
+                fd = pt.signed(r.rax)
+                if fd >= 0:
+                    self.free_files[(th.tgid, fd)] = [content, 0]
+
+            self._rewrite_path(tid, th, regs, args, arg, "/dev/null", opened)
+            return True
+        key = (th.tgid, args[0])
+        f = self.free_files.get(key) if nr in FD_FIRST else None
+        if f is None:
+            return False
+        content, pos = f
+        if nr == NR["close"]:
+            del self.free_files[key]
+            return False
+        if nr in (NR["read"], NR["pread64"]):
+            at = args[3] if nr == NR["pread64"] else pos
+            data = content[at:at + args[2]]
+            self.mem.write(th.tgid, args[1], data)
+            if nr == NR["read"]:
+                f[1] = pos + len(data)
+            self._set_result(tid, regs, len(data))
+            return True
+        if nr == NR["lseek"]:
+            off, whence = pt.signed(args[1]), args[2]
+            new = off if whence == 0 else pos + off if whence == 1 else len(content) + off
+            f[1] = new
+            self._set_result(tid, regs, new)
+            return True
+        return False
 
     def _swap_identity(self, tid: int, th: _T, regs: pt.Regs) -> bool:
         """Identical pool workers: which one the kernel wakes for a task is scheduling (a
@@ -1087,6 +1154,8 @@ class Replayer:
             if path in self.overlay:
                 self._rewrite_path(tid, th, regs, args, arg, self.overlay[path])
                 return
+        if self._free_file(tid, th, regs, nr, args):
+            return
         decision = self.free_policy.decide(nr, args, lambda a: self.mem.read_cstr(th.tgid, a))
         if decision.kind == "emulate":
             self._set_result(tid, regs, decision.ret)
@@ -1102,7 +1171,7 @@ class Replayer:
             pt.cont(tid)
 
     def _rewrite_path(self, tid: int, th: _T, regs: pt.Regs, args: list[int], arg: int,
-                      path: str) -> None:
+                      path: str, on_exit: Callable[[int, pt.Regs], None] | None = None) -> None:
         """Run the call on another path (written below the stack's red zone), then put the
         argument registers back as the program left them."""
         addr = (regs.rsp - 4096) & ~0xF
@@ -1112,7 +1181,7 @@ class Replayer:
         new[arg] = addr
         regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9 = new
         pt.setregs(tid, regs)
-        self._real(tid, th, None, None)
+        self._real(tid, th, None, on_exit)
 
     def _make_overlay(self) -> dict[str, str]:
         """Replacement files (fix verification) live in the scratch directory (0700)."""

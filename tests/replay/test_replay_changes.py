@@ -219,3 +219,21 @@ def test_recording_stored_in_clickhouse_linked_to_transaction(cbin, tmp_path):
     assert (tmp_path / "back.kpr").stat().st_mode & 0o777 == 0o600
     missing = kprobe("replay", "fetch", "--transaction", "nope", "-o", back, "--dsn", dsn)
     assert missing.returncode == 2 and "no recording linked" in missing.stderr.decode()
+
+
+def test_changed_program_against_recorded_inputs(tmp_path):
+    """Fix verification with a changed program: the script is the program's own code (read
+    from disk in replay), its inputs still come from the recording."""
+    data = tmp_path / "amounts.txt"
+    data.write_text("100\n250\n")
+    script = tmp_path / "total.py"
+    script.write_text(f"print('total', sum(int(x) for x in open({str(data)!r})))\n")
+    path = str(tmp_path / "t.kpr")
+    status, _ = record([PY, str(script)], path)
+    assert status == 0
+    data.unlink()  # the input is gone; the recording has it
+    script.write_text(f"print('total', sum(int(x) for x in open({str(data)!r})) * 2)\n")
+    rec = Recording.load(path)
+    got = replay_captured(rec, build_options(rec=rec, strict=False))
+    assert got.stdout == b"total 700\n" and got.recorded_stdout == b"total 350\n"
+    assert str(script) in got.replay.code_changed
