@@ -136,14 +136,14 @@ class Capture:
     def start(self) -> Capture:
         if self._programs is not None:
             raise CaptureError("this capture is already running")
-        if isinstance(self._output_arg, (str, Path)):
-            self._output = open(self._output_arg, "w", encoding="utf-8")  # noqa: SIM115
-            self._owns_output = True
-        elif self._output_arg is not None:
-            self._output = self._output_arg
         programs = loader.acquire()
         self._programs = programs
         try:
+            if isinstance(self._output_arg, (str, Path)):
+                self._output = open(self._output_arg, "w", encoding="utf-8")  # noqa: SIM115
+                self._owns_output = True
+            elif self._output_arg is not None:
+                self._output = self._output_arg
             self._configure(programs)
             kernel_types = self.policy.kernel_types(self.types)
             self.uncaptured_types = programs.attach(kernel_types)
