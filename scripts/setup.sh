@@ -15,7 +15,7 @@ fi
 # bcc from Debian (never the unrelated PyPI "bcc"); headers for bcc's compiler;
 # tools the tests and testbed drive for real.
 APT_PACKAGES=(python3-bpfcc bpfcc-tools linux-headers-amd64 nftables iproute2 strace
-              sqlite3 chromium nodejs npm linux-perf util-linux procps openssl)
+              sqlite3 chromium nodejs npm linux-perf util-linux procps openssl gcc libc6-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   if [ "$p" = nodejs ] || [ "$p" = npm ]; then
