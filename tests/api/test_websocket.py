@@ -13,7 +13,7 @@ import websockets
 
 from kprobe import events
 from tests.api import dataset
-from tests.api.conftest import wait_for
+from tests.api.conftest import settle, wait_for
 
 MS = 1_000_000
 
@@ -52,8 +52,8 @@ def test_subscription_filters_are_exact(env):
             assert ack["filter"] == {"event_types": ["TCPSend"], "services": ["payment-handler"]}
             t0 = time.time_ns() - 5000 * MS
             sent = await asyncio.to_thread(dataset.send_payment, env.running.grpc_port, "pay-ws", t0, 800.0, 40003)
-            # the join writes contexts before the transaction row
             await asyncio.to_thread(wait_for, lambda: env.store.transaction("pay-ws"))
+            await asyncio.to_thread(settle, env.store, ["pay-ws"])  # late kernel events join a tick later
             joined = env.store.transaction_events("pay-ws")
             ctx = {e["event_id"]: e["financial_context"] for e in joined}
             want_type = [e["event_id"] for e in sent if e["event_type"] in ("SyscallWrite", "MemoryReclaim")]
