@@ -59,6 +59,8 @@ test('the panels render a real transaction through PanelProps and stay linked', 
   await page.getByTestId('kprobe-causal-graph').waitFor({ timeout: 60_000 });
   await page.getByTestId('kprobe-timeline').waitFor();
   await page.getByTestId('kprobe-replay').waitFor();
+  // the frames came from the kprobe data source's own queries, in Node Graph and Traces format
+  assert.deepEqual(await page.evaluate(() => window.kprobeHarness.problems), []);
   // the replay panel takes its transaction from the query result
   assert.equal(await page.getByRole('textbox', { name: 'Transaction id' }).inputValue(), TXN);
   const timelineIds = await page

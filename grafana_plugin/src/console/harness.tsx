@@ -20,11 +20,10 @@ import {
 
 import { KprobeClient } from '../api/client';
 import { ClientProvider } from '../api/ClientContext';
-import { graphFromApi, itemsFromTimeline } from '../api/convert';
 import { graphToFrames } from '../frames/nodeGraph';
-import { tracesFrame } from '../frames/traces';
+import { KprobeDataSource } from '../datasources/kprobe/datasource';
 import { syntheticGraph } from '../model/synthetic';
-import { withGraphCauses } from '../model/timeline';
+import { nodeGraphProblems, traceFrameProblems } from '../testing/frameContracts';
 import { plugin as graphPlugin } from '../panels/causal-graph/module';
 import { plugin as replayPlugin } from '../panels/replay/module';
 import { plugin as timelinePlugin } from '../panels/timeline/module';
@@ -34,26 +33,38 @@ const PANELS: Record<string, PanelPlugin<any>> = { graph: graphPlugin, timeline:
 
 declare global {
   interface Window {
-    kprobeHarness?: { ready: boolean; framesMs?: number; error?: string; nodes?: number };
+    kprobeHarness?: { ready: boolean; framesMs?: number; error?: string; nodes?: number; problems?: string[] };
   }
 }
 
 const params = new URLSearchParams(window.location.search);
 const client = new KprobeClient({ baseUrl: '' });
 
-async function loadFrames(): Promise<DataFrame[]> {
+/**
+ * Frames for the panels: from the kprobe data source itself (its runQuery against this origin's
+ * API, as Grafana would call it), checked against the Node Graph and Traces formats in the page.
+ */
+async function loadFrames(): Promise<{ frames: DataFrame[]; problems: string[] }> {
   const synthetic = params.get('synthetic');
   if (synthetic) {
-    return graphToFrames(syntheticGraph(Number(synthetic)), 'A');
+    return { frames: graphToFrames(syntheticGraph(Number(synthetic)), 'A'), problems: [] };
   }
   const txn = params.get('txn');
   if (!txn) {
     throw new Error('give ?txn=<transaction id> or ?synthetic=<nodes>');
   }
-  const [g, t] = await Promise.all([client.causalGraph(txn), client.timeline(txn)]);
-  const graph = graphFromApi(g);
-  const items = withGraphCauses(itemsFromTimeline(t), graph);
-  return [...graphToFrames(graph, 'A'), tracesFrame(t.transaction?.trace_id || 'B', items)];
+  const ds = new KprobeDataSource(
+    { id: 1, uid: 'kprobe-api', type: 'kprobe-kprobe-datasource', name: 'kprobe', jsonData: {} } as never,
+    client
+  );
+  const range = { range: getDefaultTimeRange() };
+  const [graphFrames, timelineFrames] = await Promise.all([
+    ds.runQuery({ refId: 'A', queryType: 'graph', transactionId: txn }, range),
+    ds.runQuery({ refId: 'B', queryType: 'timeline', transactionId: txn }, range),
+  ]);
+  const [nodes, edges] = graphFrames;
+  const problems = [...nodeGraphProblems(nodes, edges), ...timelineFrames.flatMap(traceFrameProblems)];
+  return { frames: [...graphFrames, ...timelineFrames], problems };
 }
 
 function Harness() {
@@ -67,9 +78,9 @@ function Harness() {
   useEffect(() => {
     const t0 = performance.now();
     loadFrames()
-      .then((f) => {
+      .then(({ frames: f, problems }) => {
         setFrames(f);
-        window.kprobeHarness = { ready: true, framesMs: performance.now() - t0, nodes: f[0]?.length };
+        window.kprobeHarness = { ready: true, framesMs: performance.now() - t0, nodes: f[0]?.length, problems };
       })
       .catch((e) => {
         setError(String(e));

@@ -15,6 +15,7 @@ import { graphFromApi, itemsFromTimeline } from '../../api/convert';
 import { EventType } from '../../api/gen/kprobe/v1/events';
 import { graphToFrames } from '../../frames/nodeGraph';
 import { tracesFrame } from '../../frames/traces';
+import { withGraphCauses } from '../../model/timeline';
 import { appendLive, eventsFrame, liveFrame, rootCausesFrame, transactionsFrame } from './frames';
 import { DEFAULT_QUERY, KprobeOptions, KprobeQuery } from './types';
 
@@ -69,8 +70,11 @@ export class KprobeDataSource extends DataSourceApi<KprobeQuery, KprobeOptions> 
         return graphToFrames(graph, q.refId);
       }
       case 'timeline': {
-        const t = await this.client.timeline(requireTxn(vars(q.transactionId)));
-        return [tracesFrame(t.transaction?.trace_id || q.refId, itemsFromTimeline(t))];
+        // The transaction's own events, and the causes the engine linked from other threads.
+        const txn = requireTxn(vars(q.transactionId));
+        const [t, g] = await Promise.all([this.client.timeline(txn), this.client.causalGraph(txn, false)]);
+        const items = withGraphCauses(itemsFromTimeline(t), graphFromApi(g));
+        return [tracesFrame(t.transaction?.trace_id || q.refId, items)];
       }
       case 'transactions': {
         const r = await this.client.searchTransactions({

@@ -40,8 +40,10 @@ export interface TimeRange {
 /**
  * Which events a query or a live subscription wants. Every non-empty list
  * must match (AND across lists, OR within a list); an empty filter matches
- * every event. `services` and `transaction_ids` match the joined
- * financial_context, so unjoined kernel events never match them.
+ * every event. Live streams match `services` and `transaction_ids` on the
+ * joined financial_context (such subscriptions receive events when they are
+ * joined); stored-event queries match `services` on the joined context or on
+ * the process's own service.name.
  */
 export interface EventFilter {
   event_types?: EventType[] | undefined;
@@ -81,8 +83,14 @@ export interface TransactionSummary {
     | string
     | undefined;
   /** hex */
-  trace_id?: string | undefined;
-  kernel_event_count?: string | undefined;
+  trace_id?:
+    | string
+    | undefined;
+  /** set by GetTransactionTimeline; 0 elsewhere */
+  kernel_event_count?:
+    | string
+    | undefined;
+  /** set with include_spans; 0 elsewhere */
   span_count?: string | undefined;
 }
 
