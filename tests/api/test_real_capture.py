@@ -52,7 +52,7 @@ class LiveRecorder:
 
     def _grpc(self) -> None:
         with grpc.insecure_channel(f"127.0.0.1:{self.port}") as ch:
-            flt = api_common_pb2.EventFilter(event_types=[events_pb2.MemoryReclaim])
+            flt = api_common_pb2.EventFilter(event_types=[events_pb2.SyscallFsync])
             self._call = Stubs(ch).timeline.StreamEvents(timeline_pb2.StreamEventsRequest(filter=flt))
             try:
                 for m in self._call:
@@ -158,4 +158,4 @@ def test_live_streams_during_the_run_honour_their_filters(captured):
         s for m in live.ws_messages if m["type"] == "dropped" for s in range(m["first_sequence"], m["first_sequence"] + m["count"])]
     assert sorted(seqs) == list(range(1, len(seqs) + 1))  # no unannounced gap
     assert live.grpc_messages and all(
-        m.event.event_type == events_pb2.MemoryReclaim for m in live.grpc_messages if m.HasField("event"))
+        m.event.event_type == events_pb2.SyscallFsync for m in live.grpc_messages if m.HasField("event"))
