@@ -54,7 +54,10 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, *, isolate_net: bool,
     if pid == 0:  # child
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            pt.traceme()
+            try:
+                pt.traceme()
+            except pt.PtraceError:
+                os._exit(125)
             libc.personality(_ADDR_NO_RANDOMIZE)
             if isolate_net:
                 if libc.unshare(_CLONE_NEWNET) != 0:
@@ -73,7 +76,10 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, *, isolate_net: bool,
     _, status = os.waitpid(pid, pt.WALL)
     if not os.WIFSTOPPED(status):
         code = os.waitstatus_to_exitcode(status)
-        why = "creating a network namespace needs CAP_SYS_ADMIN" if code == 126 else f"exit {code}"
+        why = {
+            126: "creating a network namespace needs CAP_SYS_ADMIN (run as root, or --no-netns)",
+            125: "ptrace is not permitted (CAP_SYS_PTRACE, or kernel.yama.ptrace_scope < 3)",
+        }.get(code, f"exit {code}")
         raise LaunchError(f"traced child failed before exec ({why})")
     pt.setoptions(pid)
     return pid

@@ -151,6 +151,9 @@ class Recording:
             z = zipfile.ZipFile(path)
         except FileNotFoundError:
             raise RecordingError(f"{path}: no such recording") from None
+        except PermissionError as e:
+            raise RecordingError(f"{path}: cannot read the recording ({e.strerror}; "
+                                 "recordings are owner-only)") from None
         except (zipfile.BadZipFile, OSError) as e:
             raise RecordingError(f"{path}: not a kprobe recording ({e})") from None
         with z:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
-from replay_helpers import CORPUS, PY, kprobe, needs_tracing
+from replay_helpers import CORPUS, KPROBE, PY, kprobe, needs_tracing
 
 from replay.recording import Recording
 from replay.replayer import ReplayOptions
@@ -237,3 +238,35 @@ def test_changed_program_against_recorded_inputs(tmp_path):
     got = replay_captured(rec, build_options(rec=rec, strict=False))
     assert got.stdout == b"total 700\n" and got.recorded_stdout == b"total 350\n"
     assert str(script) in got.replay.code_changed
+
+
+def test_missing_privileges_are_named(cbin, tmp_path):
+    import shutil
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="kprobe-replay-test-"))  # reachable by nobody
+    shared.chmod(0o755)
+    try:
+        _run_as_nobody(cbin, shared)
+    finally:
+        shutil.rmtree(shared)
+
+
+def _run_as_nobody(cbin, where) -> None:
+    import shutil
+
+    exe = where / "nondet"
+    shutil.copy(cbin["nondet"], exe)
+    exe.chmod(0o755)
+    path = where / "n.kpr"
+    record([str(exe)], str(path))
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    got = subprocess.run([*nobody, *KPROBE, "run", str(path)], capture_output=True,
+                         timeout=60, cwd="/")
+    assert got.returncode == 2
+    assert "recordings are owner-only" in got.stderr.decode()
+    path.chmod(0o644)
+    got = subprocess.run([*nobody, *KPROBE, "run", str(path)], capture_output=True,
+                         timeout=60, cwd="/")
+    assert got.returncode == 2 and got.stderr.decode().count("\n") == 1
+    assert "CAP_SYS_ADMIN" in got.stderr.decode()
