@@ -49,25 +49,30 @@ def run_service(prefix: list[str], tmp: str, payments: int = 1,
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=service_env(tmp), cwd=str(ROOT))
     assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    if not line.startswith("READY port="):
+    try:
+        line = proc.stdout.readline().decode()
+        match = re.search(r"port=(\d+)", line)
+        if not line.startswith("READY") or match is None:
+            raise RuntimeError(f"service did not start: {line!r}")
+        port = int(match.group(1))
+        answers = []
+        t0 = time.monotonic()
+        for i in range(payments):
+            body = json.dumps({"payment_id": f"pay-{i}", "amount": 50000}).encode()
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/settlements", data=body,
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                answers.append(json.loads(resp.read()))
+        elapsed = time.monotonic() - t0
+        # SIGTERM to the main thread (tgkill): a process-directed signal may land on any of
+        # the worker threads, and how that thread wakes the main one is user-space scheduling
+        pid = _service_pid(proc, bool(prefix))
+        ctypes.CDLL(None, use_errno=True).syscall(234, pid, pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    except BaseException:
         proc.kill()
-        raise RuntimeError(f"service did not start: {line!r} {proc.stderr.read()!r}")
-    port = int(re.search(r"port=(\d+)", line).group(1))
-    answers = []
-    t0 = time.monotonic()
-    for i in range(payments):
-        body = json.dumps({"payment_id": f"pay-{i}", "amount": 50000}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/settlements", data=body,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            answers.append(json.loads(resp.read()))
-    elapsed = time.monotonic() - t0
-    # SIGTERM to the main thread (tgkill): a process-directed signal may land on any of the
-    # 32 worker threads, and how that thread wakes the main one is user-space scheduling
-    pid = _service_pid(proc, bool(prefix))
-    ctypes.CDLL(None, use_errno=True).syscall(234, pid, pid, signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+        proc.wait()
+        raise
     return subprocess.CompletedProcess(cmd, proc.returncode, line.encode() + out, err), answers, elapsed
 
 
