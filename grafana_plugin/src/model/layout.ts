@@ -17,6 +17,9 @@ export interface LayoutOptions {
   maxPerRow: number;
   /** Deeper causes are folded into the last layer. */
   maxLayers: number;
+  /** Layers of at most `sparseMax` nodes (the spans, usually) get `sparseGap`: room for labels. */
+  sparseMax: number;
+  sparseGap: number;
 }
 
 export interface Point {
@@ -31,7 +34,15 @@ export interface Layout {
   bounds: { x0: number; y0: number; x1: number; y1: number };
 }
 
-const DEFAULTS: LayoutOptions = { nodeGap: 30, rowGap: 34, layerGap: 90, maxPerRow: 40, maxLayers: 16 };
+const DEFAULTS: LayoutOptions = {
+  nodeGap: 30,
+  rowGap: 34,
+  layerGap: 90,
+  maxPerRow: 40,
+  maxLayers: 16,
+  sparseMax: 4,
+  sparseGap: 240,
+};
 
 export function layeredLayout(graph: CausalGraph, options: Partial<LayoutOptions> = {}): Layout {
   const opts = { ...DEFAULTS, ...options };
@@ -76,13 +87,14 @@ export function layeredLayout(graph: CausalGraph, options: Partial<LayoutOptions
     }
     const rows = Math.ceil(ids.length / opts.maxPerRow);
     const perRow = Math.ceil(ids.length / rows);
+    const gap = ids.length <= opts.sparseMax ? Math.max(opts.nodeGap, opts.sparseGap) : opts.nodeGap;
     ids.forEach((id, i) => {
       const row = Math.floor(i / perRow);
       const inRow = Math.min(perRow, ids.length - row * perRow);
       const col = i - row * perRow;
       // Stagger alternate rows so edges into a wrapped layer stay distinguishable.
-      const stagger = row % 2 === 1 ? opts.nodeGap / 2 : 0;
-      const x = (col - (inRow - 1) / 2) * opts.nodeGap + stagger;
+      const stagger = row % 2 === 1 ? gap / 2 : 0;
+      const x = (col - (inRow - 1) / 2) * gap + stagger;
       positions.set(id, { x, y: y + row * opts.rowGap, layer: l });
       x0 = Math.min(x0, x);
       x1 = Math.max(x1, x);
