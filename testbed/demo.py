@@ -92,6 +92,9 @@ class _TracesOnly:
     def export_metrics(self, capture: Any) -> None:
         """Capture statistics stay in the capture (cap.stats)."""
 
+    def flush(self, timeout_s: float | None = None) -> bool:
+        return bool(self._exporter.flush(timeout_s))
+
 
 def _progress(quiet: bool, message: str) -> None:
     if not quiet:

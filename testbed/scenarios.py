@@ -46,7 +46,7 @@ SCENARIOS: tuple[str, ...] = tuple(_CATALOG)
 # Under memory pressure every settlement request stalls for about a second, so
 # the seeds' story runs at 2:47 am traffic: fewer requests queue behind it, and
 # the named payment's own ledger write is the one that meets the reclaim.
-_NIGHT = {"rate_per_s": 2.0}
+_NIGHT: dict[str, object] = {"rate_per_s": 2.0}
 _SETTINGS: dict[str, dict[str, object]] = {
     "memory-pressure": _NIGHT,
     "memory-pressure+distractor": _NIGHT,

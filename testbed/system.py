@@ -111,7 +111,7 @@ class PaymentSystem:
             **common,
             "TESTBED_CPUS": ",".join(map(str, self.settlement_cpus)),
             "TESTBED_CGROUP_PROCS": self.pool.procs_file,
-            "LEDGER_PATH": str(self.ledger_volume.mountpoint / "ledger.dat"),
+            "LEDGER_PATH": str(self.ledger_path),
             "LEDGER_BLOCK_BYTES": str(cfg.ledger_block_bytes),
         })
         self._spawn(BATCH_JOB, {
@@ -174,6 +174,11 @@ class PaymentSystem:
     def admin_url(self, role: str, path: str) -> str:
         """A service's management port (fault hooks), separate from its traffic."""
         return f"http://127.0.0.1:{self.child(role).admin_port}{path}"
+
+    @property
+    def ledger_path(self) -> Path:
+        assert self.ledger_volume is not None
+        return self.ledger_volume.mountpoint / "ledger.dat"
 
     def cpus_of(self, role: str) -> list[int]:
         return self.settlement_cpus if role == SETTLEMENT else self.other_cpus

@@ -41,15 +41,18 @@ def main() -> None:
                     named.latency_ms,
                     time.monotonic() - started,
                 ))
+    # the baseline, measured in the same run: the named payment with no fault
+    base = statistics.median(x[2] for x in rows["none"]) if "none" in rows else None
     print("| scenario | predicted named outcome | named as predicted | payments failed "
-          "| named latency median / max | run time |")
-    print("|---|---|---|---|---|---|")
+          "| named latency median / max | median vs `none` | run time |")
+    print("|---|---|---|---|---|---|---|")
     for name in names:
         r = rows[name]
         ok = sum(x[0] for x in r)
         lat = [x[2] for x in r]
+        ratio = f"{statistics.median(lat) / base:.1f}x" if base else "n/a"
         print(f"| {name} | {predicted[name]} | {ok}/{len(r)} | {statistics.mean(x[1] for x in r):.0%} "
-              f"| {statistics.median(lat):.0f} / {max(lat):.0f} ms "
+              f"| {statistics.median(lat):.0f} / {max(lat):.0f} ms | {ratio} "
               f"| {statistics.mean(x[3] for x in r):.1f} s |")
 
 

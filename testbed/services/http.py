@@ -23,7 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from waitress.server import create_server
 
 Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 502: "Bad Gateway",
+_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 402: "Payment Required", 404: "Not Found",
+            502: "Bad Gateway",
             504: "Gateway Timeout", 500: "Internal Server Error"}
 
 

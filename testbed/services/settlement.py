@@ -124,7 +124,7 @@ def main() -> None:
         trace.get_current_span().set_attributes(
             {"payment.id": payment_id, "transaction.id": payment_id}
         )
-        attrs = {"payment.id": payment_id, "ledger.block_bytes": block}
+        attrs: dict[str, str | int] = {"payment.id": payment_id, "ledger.block_bytes": block}
         with tracer.start_as_current_span("ledger.write", attributes=attrs) as span:
             with tracer.start_as_current_span("ledger.lock.wait"):
                 ledger_lock.acquire()
