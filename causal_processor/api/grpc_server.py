@@ -23,15 +23,20 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 << 20
 
 
+async def _abort(context: grpc.aio.ServicerContext, m: Method, e: Exception) -> None:
+    """ApiError -> its status; anything else -> INTERNAL, details only in the log."""
+    if isinstance(e, ApiError):
+        await context.abort(e.code, e.message)
+    log.error("%s failed", m.path, exc_info=e)
+    await context.abort(grpc.StatusCode.INTERNAL, f"{m.path} failed; see the server log")
+
+
 def _unary(m: Method) -> Callable[..., Any]:
     async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await m.handler(request)
-        except ApiError as e:
-            await context.abort(e.code, e.message)
-        except Exception:
-            log.exception("%s failed", m.path)
-            await context.abort(grpc.StatusCode.INTERNAL, f"{m.path} failed; see the server log")
+        except Exception as e:
+            await _abort(context, m, e)
 
     return behavior
 
@@ -41,11 +46,8 @@ def _stream(m: Method) -> Callable[..., Any]:
         try:
             async for msg in m.handler(request):
                 yield msg
-        except ApiError as e:
-            await context.abort(e.code, e.message)
-        except Exception:
-            log.exception("%s failed", m.path)
-            await context.abort(grpc.StatusCode.INTERNAL, f"{m.path} failed; see the server log")
+        except Exception as e:
+            await _abort(context, m, e)
 
     return behavior
 
