@@ -82,6 +82,7 @@ BTF_OFFSETS = {
     "KP_OFF_SKC_RCV_SADDR": ("sock_common", "skc_rcv_saddr"),
     "KP_OFF_SKC_DPORT": ("sock_common", "skc_dport"),
     "KP_OFF_SKC_NUM": ("sock_common", "skc_num"),
+    "KP_OFF_INET_SPORT": ("inet_sock", "inet_sport"),
     "KP_OFF_SKC_V6_DADDR": ("sock_common", "skc_v6_daddr"),
     "KP_OFF_SKC_V6_RCV_SADDR": ("sock_common", "skc_v6_rcv_saddr"),
     "KP_OFF_SKB_CB": ("sk_buff", "cb"),

@@ -25,6 +25,7 @@ KP_GENERATED_DEFINITIONS
 #define KP_OFF_SKC_RCV_SADDR offsetof(struct sock_common, skc_rcv_saddr)
 #define KP_OFF_SKC_DPORT offsetof(struct sock_common, skc_dport)
 #define KP_OFF_SKC_NUM offsetof(struct sock_common, skc_num)
+#define KP_OFF_INET_SPORT offsetof(struct inet_sock, inet_sport)
 #define KP_OFF_SKC_V6_DADDR offsetof(struct sock_common, skc_v6_daddr)
 #define KP_OFF_SKC_V6_RCV_SADDR offsetof(struct sock_common, skc_v6_rcv_saddr)
 #define KP_OFF_SKB_CB offsetof(struct sk_buff, cb)

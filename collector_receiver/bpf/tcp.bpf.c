@@ -13,13 +13,22 @@ struct kp_owner {
 
 BPF_TABLE("lru_hash", u64, struct kp_owner, kp_sk_owner, 16384);
 
+/* The local port comes from inet_sport, not skc_num: a reset processed while the
+ * sender holds the socket lock (on loopback the peer's RST is handled before
+ * sendmsg returns) closes the socket and puts its port back, zeroing skc_num,
+ * and sock_send_length fires after that with the bytes already sent. inet_sport
+ * keeps the port for the socket's life; skc_num covers a socket without it. */
 static __always_inline void kp_read_tuple(struct kp_record *r, void *sk, u16 family)
 {
-    u16 num = 0, dport = 0;
-    bpf_probe_read_kernel(&num, sizeof(num), sk + KP_OFF_SKC_NUM);
+    u16 sport = 0, dport = 0;
+    bpf_probe_read_kernel(&sport, sizeof(sport), sk + KP_OFF_INET_SPORT);
+    if (sport)
+        sport = __builtin_bswap16(sport);
+    else
+        bpf_probe_read_kernel(&sport, sizeof(sport), sk + KP_OFF_SKC_NUM);
     bpf_probe_read_kernel(&dport, sizeof(dport), sk + KP_OFF_SKC_DPORT);
     r->family = family;
-    r->sport = num;
+    r->sport = sport;
     r->dport = __builtin_bswap16(dport);
     if (family == KP_AF_INET) {
         bpf_probe_read_kernel(r->saddr, 4, sk + KP_OFF_SKC_RCV_SADDR);
