@@ -10,11 +10,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -67,13 +69,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class Server(NamedTuple):
+    url: str
+    otlp_grpc_port: int
+
+
 @pytest.fixture(scope="module")
-def server(incident: dict, recordings: Path, console_built: Path) -> Iterator[str]:
+def server(incident: dict, recordings: Path, console_built: Path) -> Iterator[Server]:
     port = _free_port()
+    otlp_port = _free_port()
     log = (incident["data_dir"] / "serve.log").open("w")
     proc = subprocess.Popen(
         [KPROBE, "serve", "--storage", f"chdb://{incident['data_dir'] / 'clickhouse'}", "--port", str(port),
-         "--otlp-grpc", f"127.0.0.1:{_free_port()}", "--otlp-http", f"127.0.0.1:{_free_port()}",
+         "--otlp-grpc", f"127.0.0.1:{otlp_port}", "--otlp-http", f"127.0.0.1:{_free_port()}",
          "--graph-store", f"ladybug://{incident['data_dir'] / 'graph.lbug'}",
          "--recordings-dir", str(recordings), "--console-dir", str(console_built)],
         stdout=log, stderr=subprocess.STDOUT,
@@ -91,7 +99,7 @@ def server(incident: dict, recordings: Path, console_built: Path) -> Iterator[st
             assert proc.poll() is None, (incident["data_dir"] / "serve.log").read_text()[-2000:]
             assert time.monotonic() < deadline, "kprobe serve did not become healthy in 90 s"
             time.sleep(0.3)
-        yield url
+        yield Server(url, otlp_port)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -116,18 +124,38 @@ def run_browser_test(name: str, url: str, incident: dict) -> str:
     return proc.stdout
 
 
-def test_console_shows_the_failed_payment_its_root_cause_and_timeline(server: str, incident: dict) -> None:
-    run_browser_test("console.test.mjs", server, incident)
+def test_console_shows_the_failed_payment_its_root_cause_and_timeline(server: Server, incident: dict) -> None:
+    run_browser_test("console.test.mjs", server.url, incident)
     for name in ("console-graph", "console-timeline-write-reclaim", "console-drilldown"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
 
 
-def test_panels_mounted_with_panel_props_and_a_3000_node_graph(server: str, incident: dict) -> None:
-    out = run_browser_test("harness.test.mjs", server, incident)
+def test_panels_mounted_with_panel_props_and_a_3000_node_graph(server: Server, incident: dict) -> None:
+    out = run_browser_test("harness.test.mjs", server.url, incident)
     print(out)
     assert (ARTIFACTS / "harness-graph-3000-zoomed.png").is_file()
 
 
-def test_replay_from_the_panel_changes_the_outcome_when_the_timeout_is_raised(server: str, incident: dict) -> None:
-    run_browser_test("replay.test.mjs", server, incident)
+def test_replay_from_the_panel_changes_the_outcome_when_the_timeout_is_raised(server: Server, incident: dict) -> None:
+    run_browser_test("replay.test.mjs", server.url, incident)
     assert (ARTIFACTS / "console-replay-timeout-raised.png").is_file()
+
+
+def test_live_events_reach_the_data_source_through_the_websocket(server: Server, incident: dict) -> None:
+    """Payments sent through the processor's real OTLP path while the page is subscribed."""
+    from tests.api import dataset
+
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            dataset.send(server.otlp_grpc_port)
+            stop.wait(1.0)
+
+    sender = threading.Thread(target=feed, daemon=True)
+    sender.start()
+    try:
+        run_browser_test("live.test.mjs", server.url, incident)
+    finally:
+        stop.set()
+        sender.join(timeout=60)

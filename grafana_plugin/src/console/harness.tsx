@@ -18,6 +18,8 @@ import {
   getDefaultTimeRange,
 } from '@grafana/data';
 
+import { TemplateSrv, setTemplateSrv } from '@grafana/runtime';
+
 import { KprobeClient } from '../api/client';
 import { ClientProvider } from '../api/ClientContext';
 import { graphToFrames } from '../frames/nodeGraph';
@@ -65,6 +67,63 @@ async function loadFrames(): Promise<{ frames: DataFrame[]; problems: string[] }
   const [nodes, edges] = graphFrames;
   const problems = [...nodeGraphProblems(nodes, edges), ...timelineFrames.flatMap(traceFrameProblems)];
   return { frames: [...graphFrames, ...timelineFrames], problems };
+}
+
+/**
+ * `?live=TCPSend,SchedSwitch`: the data source's live query (the /stream WebSocket) as Grafana
+ * runs it, its rows listed as they arrive. Grafana's template service is not here: variables
+ * are left as they are.
+ */
+function Live({ eventTypes }: { eventTypes: string }) {
+  const [rows, setRows] = useState<Array<{ sequence: number; type: string }>>([]);
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    setTemplateSrv({ replace: (s?: string) => s ?? '' } as unknown as TemplateSrv);
+    const ds = new KprobeDataSource(
+      {
+        id: 1,
+        uid: 'kprobe-api',
+        type: 'kprobe-kprobe-datasource',
+        name: 'kprobe',
+        jsonData: { liveUrl: window.location.origin },
+      } as never,
+      client
+    );
+    const sub = ds
+      .query({
+        targets: [{ refId: 'L', queryType: 'live', eventTypes, limit: 500 }],
+        range: getDefaultTimeRange(),
+        scopedVars: {},
+      } as never)
+      .subscribe({
+        next: (r) => {
+          const f = r.data[0] as DataFrame;
+          const seq = f.fields.find((x) => x.name === 'sequence')!.values;
+          const type = f.fields.find((x) => x.name === 'event_type')!.values;
+          setRows(seq.map((s: number, i: number) => ({ sequence: s, type: type[i] })));
+          if (r.errors?.length) {
+            setError(r.errors.map((e) => e.message).join('; '));
+          }
+        },
+        error: (e) => setError(String(e)),
+      });
+    return () => sub.unsubscribe();
+  }, [eventTypes]);
+  return (
+    <div>
+      {error && <pre data-testid="harness-live-error">{error}</pre>}
+      <table data-testid="harness-live">
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.sequence} data-sequence={r.sequence} data-type={r.type}>
+              <td>{r.sequence}</td>
+              <td>{r.type}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
 }
 
 function Harness() {
@@ -132,4 +191,5 @@ function Harness() {
   );
 }
 
-mount(<Harness />);
+const live = params.get('live');
+mount(live ? <Live eventTypes={live} /> : <Harness />);
