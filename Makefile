@@ -16,7 +16,8 @@ test: setup
 lint: setup
 	$(VENV)/ruff check .
 
-# Regenerate Python code from proto/ (the generated files are committed and a
+# Regenerate Python (and the plugin's TypeScript types) from proto/ (the generated files are committed and a
 # test checks they are current).
 proto:
 	$(VENV)/python -m kprobe.protogen
+	bash scripts/plugin.sh install && cd grafana_plugin && npm run --silent proto
