@@ -231,6 +231,7 @@ def build(
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     if console_dir:
         app.router.add_get("/console", _redirect_console)
+        app.router.add_get("/console/", _redirect_console)
         app.router.add_static("/console/", console_dir, show_index=False)
     return app
 

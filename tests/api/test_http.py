@@ -132,8 +132,9 @@ def test_console_static_hook(env, tmp_path):
     (tmp_path / "index.html").write_text("<html>kprobe console</html>")
     api = env.start_api(console_dir=tmp_path)
     try:
-        r = requests.get(f"http://127.0.0.1:{api.port}/console", timeout=10)
-        assert r.status_code == 200 and "kprobe console" in r.text
+        for path in ("/console", "/console/"):
+            r = requests.get(f"http://127.0.0.1:{api.port}{path}", timeout=10)
+            assert r.status_code == 200 and "kprobe console" in r.text, path
     finally:
         api.stop()
 

@@ -139,3 +139,21 @@ def test_prometheus_metrics_exist_in_the_processor() -> None:
     assert used
     for name in used:
         assert name.removesuffix("_total") in families, name
+
+
+def test_every_data_source_a_dashboard_uses_is_provisioned() -> None:
+    import yaml
+
+    provisioned = {
+        ds["uid"]: ds["type"]
+        for path in (build.OUT_DIR.parent / "datasources").glob("*.yaml")
+        for ds in yaml.safe_load(path.read_text())["datasources"]
+    }
+    used = {
+        (t["datasource"]["uid"], t["datasource"]["type"])
+        for make in build.DASHBOARDS.values()
+        for _, t in _targets(build.render(make))
+    }
+    assert {uid for uid, _ in used} == {"kprobe-clickhouse", "kprobe-prometheus", "kprobe-api"}
+    for uid, kind in used:
+        assert provisioned.get(uid) == kind, f"{uid} ({kind}) is not provisioned as such"
