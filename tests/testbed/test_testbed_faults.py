@@ -41,45 +41,57 @@ def of(evs: list[Event], event_type: str, pid: int | None = None) -> list[Event]
     return [e for e in evs if e["event_type"] == event_type and (pid is None or e["pid"] == pid)]
 
 
-def named_failed_at(truth: GroundTruth, stage: str, reasons: tuple[str, ...] = ("timeout",)) -> None:
-    named = truth.named
-    assert named is not None
+def caught_payment(truth: GroundTruth, stage: str, reasons: tuple[str, ...] = ("timeout",),
+                   share: float = 0.5) -> None:
+    """The scenario's predicted outcome: payments caught in the fault miss the deadline.
+
+    Judged on the payment the demo and the engine explain (`focus_payment`: the
+    named one when it failed, as it nearly always does, else the slowest failure)
+    and on the payments sent while the fault was at full strength, at least `share`
+    of which must fail; payments done before the fault started were healthy.
+    """
     assert truth.expected_named_status == "failed"
-    assert (named.status, named.stage) == ("failed", stage)
-    assert named.reason in reasons
-    assert named.latency_ms >= truth.timeout_ms
-    # payments that ended before the first fault started were healthy
+    focus = truth.focus_payment()
+    assert focus is not None
+    assert (focus.status, focus.stage) == ("failed", stage)
+    assert focus.reason in reasons
+    assert focus.latency_ms >= truth.timeout_ms
+    full = max(f.start_ns for f in truth.faults) + 100 * MS
+    caught = [p for p in truth.payments if full <= p.sent_ns <= truth.faults[0].end_ns]
+    assert caught and len([p for p in caught if p.status == "failed"]) >= share * len(caught)
     first = min(f.start_ns for f in truth.faults)
     before = [p for p in truth.payments if p.done_ns < first]
     assert before and all(p.status == "succeeded" for p in before)
 
 
 def settlement_call(sink: SpanSink, truth: GroundTruth) -> dict[str, Any]:
-    """payment-handler's client span of the named payment's call to settlement."""
-    assert truth.named is not None
-    spans = sink.wait_for(truth.named.trace_id, {"POST /risk/check", "ledger.write"})
+    """payment-handler's client span of the focus payment's call to settlement."""
+    focus = truth.focus_payment()
+    assert focus is not None
+    spans = sink.wait_for(focus.trace_id, {"POST /risk/check", "ledger.write"})
     risk = span_named(spans, "POST /risk/check")
     return next(s for s in spans if s["service"] == "payment-handler" and s["name"] == "POST"
                 and s["start_ns"] > risk["end_ns"])
 
 
 def settlement_window(sink: SpanSink, truth: GroundTruth, span: str) -> dict[str, Any]:
-    assert truth.named is not None
-    spans = sink.wait_for(truth.named.trace_id, {span})
+    focus = truth.focus_payment()
+    assert focus is not None
+    spans = sink.wait_for(focus.trace_id, {span})
     return span_named(spans, span, "settlement-svc")
 
 
 def test_memory_pressure_stalls_the_ledger_append_in_reclaim(
         capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
     truth, evs = captured(capture_cls, testbed, "memory-pressure")
-    named_failed_at(truth, "settlement-svc")
+    caught_payment(truth, "settlement-svc")
     fault = truth.faults[0]
     assert fault.mechanism == "memory-reclaim" and fault.measured["oom_kills"] == 0
     batch = fault.culprits[0]
     assert (batch.role, batch.comm) == ("batch-job", "batch-job")
 
     # while payment-handler waited for settlement (its client span, cut by the
-    # deadline), settlement was in memcg reclaim most of the time: in the named
+    # deadline), settlement was in memcg reclaim most of the time: in the focus
     # payment's own ledger write, in the thread its append queued behind (appends
     # to one file serialize on the inode lock), or in a page fault holding the GIL
     call = settlement_call(span_sink, truth)
@@ -97,7 +109,7 @@ def test_memory_pressure_stalls_the_ledger_append_in_reclaim(
 def test_cpu_contention_queues_settlement_behind_the_hogs(
         capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
     truth, evs = captured(capture_cls, testbed, "cpu-contention")
-    named_failed_at(truth, "settlement-svc")
+    caught_payment(truth, "settlement-svc")
     fault = truth.faults[0]
     cpu = fault.measured["cpu"]
     assert [cpu] == list(truth.services["settlement-svc"].cpus)
@@ -119,7 +131,7 @@ def test_cpu_contention_queues_settlement_behind_the_hogs(
 def test_disk_stall_makes_the_ledger_fsync_slow(
         capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
     truth, evs = captured(capture_cls, testbed, "disk-stall")
-    named_failed_at(truth, "settlement-svc")
+    caught_payment(truth, "settlement-svc")
     writer = truth.faults[0].culprits[0]
     assert writer.comm == "disk-writer"
 
@@ -137,7 +149,7 @@ def test_packet_loss_retransmits_on_the_settlement_flow(
         capture_cls: Any, testbed: Testbed) -> None:
     truth, evs = captured(capture_cls, testbed, "packet-loss")
     # past the deadline either way: no answer in time, or the connection gave up
-    named_failed_at(truth, "settlement-svc", ("timeout", "unreachable"))
+    caught_payment(truth, "settlement-svc", ("timeout", "unreachable"))
     fault = truth.faults[0]
     port = truth.services["settlement-svc"].port
     assert fault.measured["port"] == port and fault.measured["dropped_packets"] > 0
@@ -152,12 +164,13 @@ def test_packet_loss_retransmits_on_the_settlement_flow(
 def test_lock_contention_blocks_writers_until_the_holder_wakes_them(
         capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
     truth, evs = captured(capture_cls, testbed, "lock-contention")
-    named_failed_at(truth, "settlement-svc")
+    # a payment fails when it meets the first (1200 - 750) ms of a hold: 30% of the cycle
+    caught_payment(truth, "settlement-svc", share=0.2)
     holder = truth.faults[0].culprits[0]
     settlement = truth.services["settlement-svc"].pid
     assert (holder.pid, holder.comm) == (settlement, "ledger-compact") and holder.tid
 
-    # the named payment's thread slept through its lock wait, and the holder woke
+    # the focus payment's thread slept through its lock wait, and the holder woke
     # it (as it woke the writers queued with it)
     lock_wait = settlement_window(span_sink, truth, "ledger.lock.wait")
     blocked = [e for e in of(evs, "SchedSwitch", settlement)
@@ -176,10 +189,11 @@ def test_lock_contention_blocks_writers_until_the_holder_wakes_them(
 def test_slow_dependency_is_app_time_with_an_innocent_kernel(
         capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
     truth, evs = captured(capture_cls, testbed, "slow-dependency")
-    named_failed_at(truth, "risk-check")
+    caught_payment(truth, "risk-check")
     assert truth.faults[0].culprits == []
-    assert truth.named is not None
-    spans = span_sink.wait_for(truth.named.trace_id, {"risk.score"})
+    focus = truth.focus_payment()
+    assert focus is not None
+    spans = span_sink.wait_for(focus.trace_id, {"risk.score"})
     score = span_named(spans, "risk.score", "risk-check")
     risk = truth.services["risk-check"].pid
     asleep = [e for e in of(evs, "SchedSwitch", risk)
