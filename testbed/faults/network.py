@@ -1,8 +1,9 @@
 """packet-loss: drop a share of the packets of the target's TCP port.
 
 An nftables table of this run drops `loss`% of the established-flow segments to
-and from the port on loopback (SYN/FIN/RST pass: a dropped SYN would only show
-as a connect timeout, never as a retransmit before the deadline). A dropped
+and from the port as they arrive on loopback, i.e. after the sender sent them
+(SYN/FIN/RST pass: a dropped SYN would only show as a connect timeout, never as
+a retransmit before the deadline). A dropped
 segment is retransmitted after a tail-loss probe or the 200 ms minimum RTO,
 doubling on each further loss: the retransmits are the mechanism, attributed to
 the flow (the culprit is no process).

@@ -17,8 +17,10 @@ def _nft(script: str) -> None:
 
 class PortLossTable:
     """`inet <name>`: drop `percent`% of the TCP segments of established flows to
-    or from `port` on lo (SYN, FIN and RST pass: connections form and close, and
-    every loss is a data or ACK segment the kernel must retransmit)."""
+    or from `port` as they arrive on lo (SYN, FIN and RST pass: connections form
+    and close). Dropping on input, after the sender's transmit succeeded, is loss
+    on the wire: the sender's RTO fires and retransmits. (A drop on output would
+    fail the send locally, which TCP retries without a retransmit.)"""
 
     def __init__(self, name: str, port: int, percent: int) -> None:
         if not 0 < percent <= 100:
@@ -27,10 +29,10 @@ class PortLossTable:
         rule = "counter drop" if percent == 100 else f"numgen random mod 100 < {percent} counter drop"
         _nft(
             f"table inet {name} {{\n"
-            f"  chain output {{\n"
-            f"    type filter hook output priority 0; policy accept;\n"
-            f"    oifname \"lo\" tcp dport {port} tcp flags & (syn | fin | rst) == 0 {rule}\n"
-            f"    oifname \"lo\" tcp sport {port} tcp flags & (syn | fin | rst) == 0 {rule}\n"
+            f"  chain input {{\n"
+            f"    type filter hook input priority 0; policy accept;\n"
+            f"    iifname \"lo\" tcp dport {port} tcp flags & (syn | fin | rst) == 0 {rule}\n"
+            f"    iifname \"lo\" tcp sport {port} tcp flags & (syn | fin | rst) == 0 {rule}\n"
             f"  }}\n"
             f"}}\n"
         )
