@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ def run_demo(spec: ScenarioSpec, *, timeout_ms: int = 750, as_json: bool = False
             _progress(as_json, "testbed: payment-handler, risk-check, settlement-svc, batch-job up; "
                       f"running scenario {spec.name}")
             try:
-                with Capture(comms=CAPTURE_COMMS, exporter=_TracesOnly(exporter)) as cap:
+                sink = _ThisRun(exporter, tb.system.run_pids)
+                with Capture(comms=CAPTURE_COMMS, exporter=sink, keep_events=False):
                     truth = tb.run(spec)
             except CaptureError as e:
                 raise TestbedError(f"eBPF capture failed: {e}") from e
@@ -65,7 +67,7 @@ def run_demo(spec: ScenarioSpec, *, timeout_ms: int = 750, as_json: bool = False
             verdict = engine_verdict(running.processor.store, focus.payment_id)
         except Exception as e:  # the report still carries truth and evidence
             error = f"{type(e).__name__}: {e}"
-        evidence = payment_evidence(truth, focus, cap.events)
+        evidence = payment_evidence(truth, focus, sink.events)
         report = build_report(truth, focus, verdict, error, evidence, dsn if keep else "")
         if as_json:
             json.dump(report, sys.stdout, indent=2)
@@ -79,18 +81,25 @@ def run_demo(spec: ScenarioSpec, *, timeout_ms: int = 750, as_json: bool = False
             shutil.rmtree(root, ignore_errors=True)
 
 
-class _TracesOnly:
-    """The capture's exporter without its metrics: the embedded processor takes
-    OTLP traces only (it has no MetricsService)."""
+class _ThisRun:
+    """The capture's exporter, keeping only this run's processes (other testbed runs
+    on the machine use the same comms) and only traces (the embedded processor has
+    no MetricsService). Keeps the events it passes on for the evidence."""
 
-    def __init__(self, exporter: Any) -> None:
+    def __init__(self, exporter: Any, pids: Callable[[], set[int]]) -> None:
         self._exporter = exporter
+        self._pids = pids
+        self.events: list[dict[str, Any]] = []
 
     def export_events(self, evs: Any, resources: Any) -> None:
-        self._exporter.export_events(evs, resources)
+        ours = self._pids()
+        mine = [e for e in evs if e["pid"] in ours]
+        self.events.extend(mine)
+        if mine:
+            self._exporter.export_events(mine, resources)
 
     def export_metrics(self, capture: Any) -> None:
-        """Capture statistics stay in the capture (cap.stats)."""
+        """Capture statistics stay in the capture (Capture.stats)."""
 
     def flush(self, timeout_s: float | None = None) -> bool:
         return bool(self._exporter.flush(timeout_s))

@@ -60,6 +60,7 @@ class PaymentSystem:
         self.tag = naming.new_run_tag()
         self.name = naming.run_name(self.tag)
         self.children: dict[str, Child] = {}
+        self.culprit_pids: set[int] = set()  # processes faults started, as they start them
         self.workdir = Path(tempfile.gettempdir()) / self.name
         self.pool: MemoryCgroup | None = None
         self.ledger_volume: LoopVolume | None = None
@@ -182,6 +183,11 @@ class PaymentSystem:
 
     def cpus_of(self, role: str) -> list[int]:
         return self.settlement_cpus if role == SETTLEMENT else self.other_cpus
+
+    def run_pids(self) -> set[int]:
+        """Every process of this run (services and culprits so far): what a capture
+        by comm must keep, since other runs on the machine use the same comms."""
+        return {c.pid for c in self.children.values()} | self.culprit_pids
 
     def service_info(self) -> dict[str, ProcessInfo]:
         return {

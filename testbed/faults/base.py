@@ -55,7 +55,9 @@ class Fault(ABC):
             start_ns=time.time_ns(),
             predicts_failure=self.predicts_failure(self.system.config.timeout_ms),
         )
-        self.truth.culprits.extend(self.inject())
+        culprits = self.inject()
+        self.truth.culprits.extend(culprits)
+        self.system.culprit_pids.update(c.pid for c in culprits)
         return self.truth
 
     def stop(self) -> None:
