@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from replay_helpers import CORPUS, PY, kprobe, needs_tracing
 
 pytestmark = needs_tracing
 
 
+# Real kernel timing on a shared 2-vCPU machine: an unlucky schedule gets one more run.
+@pytest.mark.flaky(reruns=1)
 def test_failing_payment_replays_and_both_fixes_are_verified(tmp_path):
     rec = str(tmp_path / "payment.kpr")
     for _ in range(3):  # record until the incident happens (a loaded machine can delay the

@@ -106,6 +106,8 @@ def test_memory_pressure_stalls_the_ledger_append_in_reclaim(
     assert of(evs, "MemoryReclaim", batch.pid)
 
 
+# Real kernel timing on a shared 2-vCPU machine: an unlucky schedule gets one more run.
+@pytest.mark.flaky(reruns=1)
 def test_cpu_contention_queues_settlement_behind_the_hogs(
         capture_cls: Any, testbed: Testbed, span_sink: SpanSink) -> None:
     truth, evs = captured(capture_cls, testbed, "cpu-contention")
