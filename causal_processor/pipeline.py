@@ -29,7 +29,6 @@ from causal_processor.forward.exporter import OtlpForwarder
 from causal_processor.ingest.decode import Decoded, decode
 from causal_processor.ingest.metrics_decode import decode_metrics
 from causal_processor.join.joiner import Joiner, JoinOutput
-from causal_processor.join.spans import from_record
 from causal_processor.live import JOINED, STORED, LiveEvents
 from causal_processor.metrics import ProcessorMetrics
 from causal_processor.storage.records import span_row
@@ -103,7 +102,7 @@ class Processor:
             return
         self._state_saved = True
         since = wm - self.joiner.config.retention_ns
-        spans = [from_record(r) for r in self.store.app_spans_since(since)]
+        spans = self.store.app_spans_since(since)
         n_events, cursor = 0, None
         with self._join_lock:
             self.joiner.add_spans(spans)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from causal_processor.app_span import AppSpan
 from causal_processor.causal import model
 from causal_processor.causal.culprits import DISK_WRITE_MIN_BYTES, Culprits, Share
-from causal_processor.causal.spans import AppSpan
 from causal_processor.causal.table import (
     PREEMPTED,
     T_FSYNC,

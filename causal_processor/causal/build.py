@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causal_processor.app_span import AppSpan
 from causal_processor.causal import model
 from causal_processor.causal.attribution import SELF, Attributor, Piece
 from causal_processor.causal.culprits import Culprits, Share
 from causal_processor.causal.links import program_order, send_recv
-from causal_processor.causal.spans import AppSpan, critical_path, root_index
+from causal_processor.causal.spans import critical_path, root_index
 from causal_processor.causal.table import (
     T_FAULT,
     T_FSYNC,
@@ -88,8 +89,8 @@ class _Builder:
         if not m.any():
             raise LookupError(f"transaction {self.data.transaction_id!r} has no spans and no events")
         svc = Counter(t.service[m].tolist()).most_common(1)[0][0]
-        return AppSpan("", "kernel", "", "transaction", svc, "", int(t.ts[m].min()), int(t.end[m].max()), "OK",
-                       transaction_id=self.data.transaction_id, pid=int(t.pid[m][0]))
+        return AppSpan("", "kernel", "", "transaction", svc, "Unspecified", int(t.ts[m].min()), int(t.end[m].max()),
+                       resource={"process.pid": int(t.pid[m][0])}, transaction_id=self.data.transaction_id)
 
     def _services(self) -> dict[int, str]:
         out: dict[int, str] = {}

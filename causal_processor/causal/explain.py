@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from causal_processor.app_span import AppSpan
 from causal_processor.causal import model
 from causal_processor.causal.build import TransactionData, build_graph
 from causal_processor.causal.financial import concept, fired_timeout, io_concept
 from causal_processor.causal.rootcause import Candidate, RootCause, root_cause
 from causal_processor.causal.source import TransactionSource, load_transaction
-from causal_processor.causal.spans import AppSpan
 
 
 @dataclass

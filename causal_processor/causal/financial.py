@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from causal_processor.app_span import AppSpan
 from causal_processor.causal import model
-from causal_processor.causal.spans import AppSpan
 
 # keyword in a span's name/service -> the financial concept it stands for
 DOMAIN_RULES: tuple[tuple[str, str], ...] = (

@@ -14,9 +14,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from causal_processor.app_span import AppSpan
 from causal_processor.causal.build import TransactionData
 from causal_processor.causal.culprits import DISK_LOOKBACK_NS, MEMORY_LOOKBACK_NS
-from causal_processor.causal.spans import AppSpan, spans_from
+from causal_processor.causal.spans import spans_from
 from causal_processor.causal.table import EventTable
 
 LOOKBACK_NS = max(MEMORY_LOOKBACK_NS, DISK_LOOKBACK_NS)

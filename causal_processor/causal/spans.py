@@ -1,101 +1,20 @@
 """Application spans of a transaction and their critical path (Jaeger / CRISP).
 
-Spans arrive as dicts, either in the API's AppSpan shape (proto field names)
-or as rows of the OTel Collector's `otel_traces` table; both are read here so
-the rest of the engine sees one `AppSpan`.
+Spans arrive as `AppSpan`s (the processor's store) or as dicts, in the API's
+shape or as `otel_traces` rows; `spans_from` reads both, so the rest of the
+engine sees one `AppSpan`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-_OK_STATUSES = {"", "OK", "UNSET", "STATUS_CODE_OK", "STATUS_CODE_UNSET", "Ok", "Unset", 0, 1}
-
-
-@dataclass
-class AppSpan:
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    name: str
-    service: str
-    kind: str
-    start_ns: int
-    end_ns: int
-    status: str  # "OK" or "ERROR"
-    status_message: str = ""
-    transaction_id: str = ""
-    pid: int = 0
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def duration_ns(self) -> int:
-        return self.end_ns - self.start_ns
-
-
-def _status(raw: Any) -> str:
-    return "OK" if raw in _OK_STATUSES else "ERROR"
-
-
-def span_from_dict(d: Mapping[str, Any]) -> AppSpan:
-    """An AppSpan from an API-shaped dict or an `otel_traces` row."""
-    if "SpanId" in d:  # otel_traces row
-        attrs = dict(d.get("SpanAttributes") or {})
-        res = dict(d.get("ResourceAttributes") or {})
-        start = _ns(d["Timestamp"])
-        pid = res.get("process.pid") or 0
-        return AppSpan(
-            trace_id=d["TraceId"],
-            span_id=d["SpanId"],
-            parent_span_id=d.get("ParentSpanId") or "",
-            name=d.get("SpanName", ""),
-            service=d.get("ServiceName", ""),
-            kind=str(d.get("SpanKind", "")),
-            start_ns=start,
-            end_ns=start + int(d.get("Duration", 0)),
-            status=_status(d.get("StatusCode", "")),
-            status_message=d.get("StatusMessage", ""),
-            transaction_id=str(d.get("transaction_id") or _txn_attr(attrs)),
-            pid=int(pid),
-            attributes=attrs,
-        )
-    start = int(d["start_ns"])
-    end = int(d["end_ns"]) if "end_ns" in d else start + int(d.get("duration_ns", 0))
-    return AppSpan(
-        trace_id=d.get("trace_id", ""),
-        span_id=d["span_id"],
-        parent_span_id=d.get("parent_span_id") or "",
-        name=d.get("name", ""),
-        service=d.get("service", ""),
-        kind=str(d.get("kind", "")),
-        start_ns=start,
-        end_ns=end,
-        status=_status(d.get("status", "")),
-        status_message=d.get("status_message", ""),
-        transaction_id=d.get("transaction_id", "") or _txn_attr(d.get("attributes") or {}),
-        pid=int(d.get("pid", 0) or 0),
-        attributes=dict(d.get("attributes") or {}),
-    )
-
-
-def _txn_attr(attrs: Mapping[str, Any]) -> str:
-    for key in ("transaction.id", "payment.id", "kprobe.transaction.id"):
-        if attrs.get(key):
-            return str(attrs[key])
-    return ""
-
-
-def _ns(ts: Any) -> int:
-    if isinstance(ts, int):
-        return ts
-    # datetime from clickhouse-connect
-    return int(ts.timestamp()) * 1_000_000_000 + ts.microsecond * 1000
+from causal_processor.app_span import AppSpan, from_dict
 
 
 def spans_from(rows: Iterable[Mapping[str, Any] | AppSpan]) -> list[AppSpan]:
-    return [r if isinstance(r, AppSpan) else span_from_dict(r) for r in rows]
+    return [r if isinstance(r, AppSpan) else from_dict(r) for r in rows]
 
 
 def root_index(spans: list[AppSpan], transaction_id: str = "") -> int:

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from causal_processor.causal.spans import AppSpan
+from causal_processor.app_span import AppSpan
 from causal_processor.causal.table import EventTable
 from causal_processor.storage import schema
-from causal_processor.storage.records import SpanRecord
 from causal_processor.storage.store import ClickHouseEventStore, EventStore
 
 _EVENT_COLS = tuple(n for n, _ in schema.EVENT_COLUMNS if n not in ("service_name", "host_name"))
@@ -34,26 +33,6 @@ def _arrow_columns(client: Any, sql: str, params: dict[str, Any]) -> list[np.nda
     value in Python would cost more than the query itself."""
     table = client.query_arrow(sql, parameters=params)
     return [np.asarray(c.to_numpy(zero_copy_only=False)) for c in table.columns]
-
-
-def span_from_record(r: SpanRecord) -> AppSpan:
-    attrs = dict(r.attributes)
-    pid = r.resource_attributes.get("process.pid", "0")
-    return AppSpan(
-        trace_id=r.trace_id,
-        span_id=r.span_id,
-        parent_span_id=r.parent_span_id,
-        name=r.name,
-        service=r.service,
-        kind=r.kind,
-        start_ns=int(r.start_ns),
-        end_ns=int(r.start_ns) + int(r.duration_ns),
-        status="ERROR" if r.status_code.lower() == "error" else "OK",
-        status_message=r.status_message,
-        transaction_id=attrs.get("transaction.id") or attrs.get("payment.id") or "",
-        pid=int(pid) if str(pid).isdigit() else 0,
-        attributes=attrs,
-    )
 
 
 class StoreSource:
@@ -75,7 +54,7 @@ class StoreSource:
                           if e["financial_context"].get("trace_id")), "")
         if not trace:
             return []
-        return [span_from_record(r) for r in self.store.trace_spans(trace)]
+        return self.store.trace_spans(trace)
 
     def transaction_events(self, transaction_id: str) -> EventTable:
         return EventTable.from_events(self.store.transaction_events(transaction_id))

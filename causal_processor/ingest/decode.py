@@ -18,8 +18,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from causal_processor.app_span import AppSpan, from_proto
 from causal_processor.ingest.kernel_rows import kernel_row
-from causal_processor.join.spans import AppSpan, from_proto
 from causal_processor.storage.records import attr_map, span_row
 from kprobe import otlp
 

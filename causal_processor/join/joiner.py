@@ -29,9 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.proto.trace.v1 import trace_pb2
-
-from causal_processor.join.spans import CLIENT, SERVER, AppSpan, normalize_address
+from causal_processor.app_span import CLIENT, SERVER, AppSpan
+from causal_processor.join.peers import normalize_address, peer
 from causal_processor.storage.records import Transaction
 
 DEFAULT_TRANSACTION_KEYS = (
@@ -270,14 +269,14 @@ class Joiner:
     def _resolve(self, s: AppSpan, guess: bool) -> _Owner | None:
         parent = self._owners.get(s.parent_span_id)
         depth = self._depth(s)
-        addr, port = s.peer()
+        addr, port = peer(s)
         if s.kind == SERVER:
             return self._resolve_server(s, addr, port, depth, guess)
         if s.kind == CLIENT and port:
             # exact: the connection's local port, named by the callee's SERVER span
             for cid in self._children.get(s.span_id, ()):
                 child = self._spans.get(cid)
-                cport = child.peer()[1] if child is not None and child.kind == SERVER else None
+                cport = peer(child)[1] if child is not None and child.kind == SERVER else None
                 if cport:
                     hits = {(r[2], r[3]) for r in self._sends_to(addr, port, s) if r[4] == cport}
                     if len(hits) == 1:
@@ -357,7 +356,7 @@ class Joiner:
         return [r for r in cands if r[1] == "TCPSend" and s.start_ns - tol <= r[0] <= s.end_ns + tol]
 
     def _has_server_child(self, s: AppSpan) -> bool:
-        return any((c := self._spans.get(cid)) is not None and c.kind == SERVER and c.peer()[1]
+        return any((c := self._spans.get(cid)) is not None and c.kind == SERVER and peer(c)[1]
                    for cid in self._children.get(s.span_id, ()))
 
     def _has_server_grandchild(self, s: AppSpan) -> bool:
@@ -422,7 +421,7 @@ class Joiner:
         """pid + time overlap for spans whose thread is unknown, on unowned threads."""
         by_pid: dict[int, list[AppSpan]] = {}
         for s in spans:
-            if s.pid is not None:
+            if s.pid:
                 by_pid.setdefault(s.pid, []).append(s)
         for pid, candidates in by_pid.items():
             for key, th in self._threads.items():
@@ -469,8 +468,7 @@ class Joiner:
             txn = own or self.transaction_id(s)
             if parent is not None and self.transaction_id(parent) == txn:
                 continue
-            status = {trace_pb2.Status.STATUS_CODE_ERROR: "error",
-                      trace_pb2.Status.STATUS_CODE_OK: "ok"}.get(s.status_code, "unset")
+            status = {"Error": "error", "Ok": "ok"}.get(s.status_code, "unset")
             out.append(Transaction(
                 transaction_id=txn, trace_id=s.trace_id, span_id=s.span_id, service=s.service,
                 operation=s.name, status=status, start_ns=s.start_ns,

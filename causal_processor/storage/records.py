@@ -9,46 +9,30 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from causal_processor.app_span import SPAN_KIND_NAMES, STATUS_NAMES, AppSpan
 from kprobe import otlp
 
-SPAN_KIND_NAMES = {
-    trace_pb2.Span.SPAN_KIND_UNSPECIFIED: "Unspecified",
-    trace_pb2.Span.SPAN_KIND_INTERNAL: "Internal",
-    trace_pb2.Span.SPAN_KIND_SERVER: "Server",
-    trace_pb2.Span.SPAN_KIND_CLIENT: "Client",
-    trace_pb2.Span.SPAN_KIND_PRODUCER: "Producer",
-    trace_pb2.Span.SPAN_KIND_CONSUMER: "Consumer",
-}
-STATUS_NAMES = {
-    trace_pb2.Status.STATUS_CODE_UNSET: "Unset",
-    trace_pb2.Status.STATUS_CODE_OK: "Ok",
-    trace_pb2.Status.STATUS_CODE_ERROR: "Error",
-}
+# the columns of otel_traces that `span_from_row` reads, in its order
+SPAN_COLUMNS = ("TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, "
+                "toUnixTimestamp64Nano(Timestamp), Duration, StatusCode, StatusMessage, "
+                "SpanAttributes, ResourceAttributes")
 
 
-@dataclass(frozen=True)
-class SpanRecord:
-    """One row of otel_traces, read back for the API and the causal engine."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    name: str
-    kind: str  # "Server", "Client", "Internal", ...
-    service: str
-    start_ns: int
-    duration_ns: int
-    status_code: str  # "Unset", "Ok", "Error"
-    status_message: str
-    attributes: dict[str, str] = field(default_factory=dict)
-    resource_attributes: dict[str, str] = field(default_factory=dict)
+def span_from_row(row: Sequence[Any]) -> AppSpan:
+    """The AppSpan of an otel_traces row selected as SPAN_COLUMNS."""
+    start = int(row[6])
+    return AppSpan(
+        trace_id=row[0], span_id=row[1], parent_span_id=row[2], name=row[3], kind=row[4],
+        service=row[5], start_ns=start, end_ns=start + int(row[7]), status_code=row[8],
+        status_message=row[9], attributes=dict(row[10]), resource=dict(row[11]),
+    )
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
 
+from causal_processor.app_span import AppSpan
 from causal_processor.storage import schema
 from causal_processor.storage.clickhouse import connect
-from causal_processor.storage.records import EventPage, SpanRecord, Transaction
+from causal_processor.storage.records import SPAN_COLUMNS, EventPage, Transaction, span_from_row
 from kprobe import events
 
 _EVENT_NAMES = tuple(n for n, _ in schema.EVENT_COLUMNS)
@@ -51,21 +52,13 @@ class EventStore(Protocol):
         """Events in [start_ns, end_ns), any process unless filtered, one page."""
         ...
 
-    def trace_spans(self, trace_id: str, *, include_kernel: bool = False) -> list[SpanRecord]:
+    def trace_spans(self, trace_id: str, *, include_kernel: bool = False) -> list[AppSpan]:
         """Spans of a trace, start-ordered (application spans unless include_kernel)."""
         ...
 
-    def app_spans_since(self, start_ns: int) -> list[SpanRecord]:
+    def app_spans_since(self, start_ns: int) -> list[AppSpan]:
         """Application spans that ended at or after start_ns (to rebuild the join)."""
-        rows = self.client.query(
-            "SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, "
-            "toUnixTimestamp64Nano(Timestamp), Duration, StatusCode, StatusMessage, SpanAttributes, "
-            "ResourceAttributes FROM otel_traces WHERE Timestamp >= fromUnixTimestamp64Nano("
-            "{lo:Int64}) - INTERVAL 1 HOUR AND toUnixTimestamp64Nano(Timestamp) + Duration >= {lo:Int64} "
-            "AND NOT mapContains(SpanAttributes, 'kprobe.event_type') LIMIT 1 BY TraceId, SpanId",
-            parameters={"lo": start_ns}).result_rows
-        return [SpanRecord(*r[:10], attributes=dict(r[10]), resource_attributes=dict(r[11]))
-                for r in rows]
+        ...
 
     def transaction(self, transaction_id: str) -> Transaction | None: ...
 
@@ -294,7 +287,7 @@ class ClickHouseEventStore:
         nxt = (evs[-1]["timestamp_ns"], evs[-1]["event_id"]) if len(evs) == limit else None
         return EventPage(evs, nxt)
 
-    def trace_spans(self, trace_id: str, *, include_kernel: bool = False) -> list[SpanRecord]:
+    def trace_spans(self, trace_id: str, *, include_kernel: bool = False) -> list[AppSpan]:
         bounds = self.client.query(
             "SELECT min(Start), max(End) FROM otel_traces_trace_id_ts WHERE TraceId = {t:String}",
             parameters={"t": trace_id}).result_rows
@@ -307,24 +300,18 @@ class ClickHouseEventStore:
         if not include_kernel:
             where += " AND NOT mapContains(SpanAttributes, 'kprobe.event_type')"
         rows = self.client.query(
-            "SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, "
-            "toUnixTimestamp64Nano(Timestamp), Duration, StatusCode, StatusMessage, SpanAttributes, "
-            f"ResourceAttributes FROM otel_traces WHERE {where} "
+            f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} "
             "ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId", parameters=params).result_rows
-        return [SpanRecord(*r[:10], attributes=dict(r[10]), resource_attributes=dict(r[11]))
-                for r in rows]
+        return [span_from_row(r) for r in rows]
 
-    def app_spans_since(self, start_ns: int) -> list[SpanRecord]:
+    def app_spans_since(self, start_ns: int) -> list[AppSpan]:
         """Application spans that ended at or after start_ns (to rebuild the join)."""
         rows = self.client.query(
-            "SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, "
-            "toUnixTimestamp64Nano(Timestamp), Duration, StatusCode, StatusMessage, SpanAttributes, "
-            "ResourceAttributes FROM otel_traces WHERE Timestamp >= fromUnixTimestamp64Nano("
+            f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Timestamp >= fromUnixTimestamp64Nano("
             "{lo:Int64}) - INTERVAL 1 HOUR AND toUnixTimestamp64Nano(Timestamp) + Duration >= {lo:Int64} "
             "AND NOT mapContains(SpanAttributes, 'kprobe.event_type') LIMIT 1 BY TraceId, SpanId",
             parameters={"lo": start_ns}).result_rows
-        return [SpanRecord(*r[:10], attributes=dict(r[10]), resource_attributes=dict(r[11]))
-                for r in rows]
+        return [span_from_row(r) for r in rows]
 
     def transaction(self, transaction_id: str) -> Transaction | None:
         rows = self._transactions("transaction_id = {t:String}", {"t": transaction_id}, "LIMIT 1")

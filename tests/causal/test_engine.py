@@ -6,10 +6,11 @@ import itertools
 
 import pytest
 
+from causal_processor.app_span import AppSpan
 from causal_processor.causal import model
 from causal_processor.causal.explain import explain
 from causal_processor.causal.source import MemorySource
-from causal_processor.causal.spans import AppSpan, critical_path
+from causal_processor.causal.spans import critical_path
 from tests.causal.handbuilt import (
     BATCH,
     HANDLER,
@@ -197,7 +198,7 @@ def test_unknown_transaction_is_a_lookup_error() -> None:
 
 def test_crisp_clips_overflowing_children_and_skips_overlaps() -> None:
     def sp(i: str, parent: str, a: int, b: int) -> AppSpan:
-        return AppSpan("t", i, parent, i, "svc", "", a, b, "OK")
+        return AppSpan("t", i, parent, i, "svc", "Internal", a, b)
 
     spans = [sp("r", "", 0, 100), sp("x", "r", 10, 60), sp("y", "r", 50, 130), sp("z", "r", 20, 40),
              sp("w", "x", 5, 30)]

@@ -12,8 +12,8 @@ import random
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from causal_processor.app_span import SPAN_KIND_NAMES, AppSpan
 from causal_processor.join.joiner import JoinConfig, Joiner
-from causal_processor.join.spans import AppSpan
 from kprobe import events
 
 MS = 1_000_000
@@ -24,7 +24,7 @@ SERVER_PORT = 8080
 
 def _span(trace: str, sid: str, parent: str, kind: int, start: int, end: int, name: str, **attrs):
     return AppSpan(trace_id=trace * 16, span_id=sid * 8, parent_span_id=parent * 8 if parent else "",
-                   name=name, kind=kind, service="payments", start_ns=start, end_ns=end,
+                   name=name, kind=SPAN_KIND_NAMES[kind], service="payments", start_ns=start, end_ns=end,
                    attributes=attrs, resource={"service.name": "payments"})
 
 

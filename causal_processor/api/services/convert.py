@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from causal_processor.storage.records import SpanRecord, Transaction
+from causal_processor.app_span import AppSpan
+from causal_processor.storage.records import Transaction
 from kprobe.v1 import api_common_pb2
 
 from ..errors import invalid_argument
@@ -48,7 +49,7 @@ def transaction_summary(t: Transaction, kernel_event_count: int = 0, span_count:
     )
 
 
-def app_span(s: SpanRecord) -> api_common_pb2.AppSpan:
+def app_span(s: AppSpan) -> api_common_pb2.AppSpan:
     txn = next((s.attributes[k] for k in TRANSACTION_ID_KEYS if s.attributes.get(k)), "")
     return api_common_pb2.AppSpan(
         trace_id=s.trace_id,
