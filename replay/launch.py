@@ -67,6 +67,9 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, *, isolate_net: bool,
             for target, fd in enumerate(stdio):
                 if fd is not None:
                     os.dup2(fd, target)
+            # the tree starts with stdio only, in record and replay alike: an fd inherited
+            # from whoever ran the tracer would shift every fd number the program gets
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
             os.chdir(cwd)
             os.kill(os.getpid(), signal.SIGSTOP)
             install_filter()

@@ -3,7 +3,14 @@
 The tracer owns the wait loop. A syscall the seccomp filter traces stops here once
 (seccomp stop); pure queries (time, pids, randomness) are answered by the tracer
 itself in that one stop, the rest run for real and are read back at their exit
-stop. File descriptors are followed per process so that reads of the program's own
+stop.
+
+One thread of the tree runs at a time (the turn), as in rr: the running thread keeps
+the turn until it enters a call that may wait (a futex wait, a socket read, poll, ...;
+`syscalls.gives_turn`), exits, or has run for SLICE_S; then the longest-ready thread
+gets it. Events are stored in the order of their entries, which is therefore the
+order in which the threads' stretches of user code ran: replay enforces exactly that
+order, so what threads did to each other in memory between syscalls is reproduced. File descriptors are followed per process so that reads of the program's own
 code (.py, .pyc, .so, ...) are marked as such and not stored: replay reads them
 from disk, and the recording keeps their size/mtime (hash for executables).
 """
@@ -22,6 +29,7 @@ import stat
 import sys
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 
 from replay import buffers
@@ -30,7 +38,17 @@ from replay.auxv import fix_auxv
 from replay.inject import Rule
 from replay.launch import spawn
 from replay.recording import SIGNAL_NR, BlobStore, Event, Recording
-from replay.syscalls import FD_FIRST, NR, PATH_ARG, READS, WRITES, Policy, policy_of
+from replay.syscalls import (
+    EXITS,
+    FD_FIRST,
+    NR,
+    PATH_ARG,
+    READS,
+    WRITES,
+    Policy,
+    gives_turn,
+    policy_of,
+)
 from replay.waiter import wait_stop
 
 log = logging.getLogger(__name__)
@@ -49,10 +67,16 @@ def code_roots() -> tuple[str, ...]:
     return tuple(sorted(roots))
 
 
+# A thread that kept the turn this long gives it up at its next two-stop call anyway, so a
+# thread polling without waiting cannot starve the others (the switch is recorded like any).
+SLICE_S = 0.01
+
+
 @dataclass
 class _Thread:
     tgid: int
     pending: Event | None = None  # syscall awaiting its exit stop
+    switched: bool = False  # it gave up the turn when it entered its pending call
 
 
 @dataclass
@@ -85,6 +109,9 @@ class Recorder:
         self.stops = 0
         self.first_stop: set[int] = set()
         self.started = False
+        self.holder: int | None = None  # the thread with the turn
+        self.ready: deque[int] = deque()  # stopped threads waiting for the turn
+        self.slice_start = 0.0
         start_wall = time.time_ns()
         t_start = time.monotonic()
         root = spawn(self.argv, self.env, self.cwd, isolate_net=False)
@@ -100,6 +127,7 @@ class Recorder:
                 deadline = self.timers[0][0] if self.timers else None
                 got = wait_stop(deadline)
                 self._fire_timers()
+                self._schedule()
                 if got is None:
                     if not self.timers and not self.threads:
                         break
@@ -109,9 +137,15 @@ class Recorder:
                     self.threads.pop(tid, None)
                     if tid == root:
                         exit_status = os.waitstatus_to_exitcode(status)
+                    if tid in self.ready:
+                        self.ready.remove(tid)
+                    if tid == self.holder:
+                        self.holder = None
+                    self._schedule()
                     continue
                 self.stops += 1
                 self._on_stop(tid, status)
+                self._schedule()
         finally:
             for tid in list(self.threads):
                 _kill(tid)
@@ -138,6 +172,25 @@ class Recorder:
                 out[ev.args[0]].append(self.blobs.get(ev.x["data"]))
         return {str(k): self.blobs.put(b"".join(v), redactable=False) for k, v in out.items()}
 
+    # -- the turn ---------------------------------------------------------------
+    def _schedule(self) -> None:
+        """Give the turn to the longest-ready thread when nobody has it."""
+        while self.holder is None and self.ready:
+            tid = self.ready.popleft()
+            if tid not in self.threads:
+                continue
+            self.holder = tid
+            self.slice_start = time.monotonic()
+            with contextlib.suppress(pt.PtraceError):
+                pt.cont(tid)
+
+    def _park(self, tid: int) -> None:
+        """A stopped thread waits for the turn (it has a result to return to, or is new)."""
+        if self.started:
+            self.ready.append(tid)
+        else:
+            pt.cont(tid)
+
     # -- stops -----------------------------------------------------------------
     def _on_stop(self, tid: int, status: int) -> None:
         sig = os.WSTOPSIG(status)
@@ -159,7 +212,7 @@ class Recorder:
             self._resume(tid, th)
         elif sig == signal.SIGSTOP and tid in self.first_stop:
             self.first_stop.discard(tid)
-            pt.cont(tid)
+            self._park(tid)  # a new thread or process: it runs when it gets the turn
         else:  # signal-delivery stop: recorded at this syscall boundary and delivered
             if self.started:
                 self.events.append(Event(tid, SIGNAL_NR, [sig], 0, t=self._now()))
@@ -196,11 +249,6 @@ class Recorder:
                     ev.ret = -rule.error if rule.error is not None else rule.retval
                     self.events.append(ev)
                     return
-                if rule.delay_enter_ns:
-                    th.pending = ev
-                    self._hold(tid, rule.delay_enter_ns, "enter")
-                    ev.x["delay_exit"] = rule.delay_exit_ns
-                    return
                 ev.x["delay_exit"] = rule.delay_exit_ns
         if self._answer_query(tid, th, regs, ev):
             return
@@ -212,13 +260,26 @@ class Recorder:
             ev.mode = "o"
         elif nr == NR["execve"]:
             self._hash_binary(ev.x.get("path", ""))
-        if ev.mode == "c":
+        if ev.mode == "c" or nr in EXITS:
             # reads of the program's own code: replay runs them for real, so the result
-            # is not needed and one stop suffices (ret is not recorded: -0 marks that)
+            # is not needed and one stop suffices; an exiting thread keeps the turn until
+            # it is gone (its exit wakes its joiner through the kernel)
+            if nr in EXITS:
+                ev.mode = "r"
             self.events.append(ev)
             pt.cont(tid)
             return
         th.pending = ev
+        self.events.append(ev)
+        flags = self.mem.read_u64(th.tgid, args[0]) if nr == NR["clone3"] else 0
+        th.switched = ("delay" in ev.x or gives_turn(nr, args, flags)
+                       or time.monotonic() - self.slice_start > SLICE_S)
+        if th.switched and self.holder == tid:
+            self.holder = None
+        enter_delay = ev.x["delay"] - ev.x["delay_exit"] if "delay" in ev.x else 0
+        if enter_delay:
+            self._hold(tid, enter_delay, "enter")
+            return
         pt.syscall(tid)
 
     def _hold(self, tid: int, ns: int, what: str) -> None:
@@ -234,7 +295,7 @@ class Recorder:
             if what == "enter":
                 pt.syscall(tid)
             else:
-                pt.cont(tid)
+                self._park(tid)
 
     def _emulate(self, tid: int, regs: pt.Regs, ret: int) -> None:
         regs.orig_rax = (1 << 64) - 1
@@ -290,11 +351,12 @@ class Recorder:
             except OSError as e:  # the tracee's buffer vanished (munmap race): keep the result
                 log.debug("capture failed for %s: %s", ev.nr, e)
         self._track_fds(tgid, ev)
-        self.events.append(ev)
         delay = ev.x.pop("delay_exit", 0)
         if delay:
             ev.d += delay  # the program sees the call return only after the injected delay
             self._hold(tid, delay, "exit")
+        elif th.switched:
+            self._park(tid)
         else:
             pt.cont(tid)
 
@@ -413,6 +475,7 @@ class Recorder:
         rnd = fix_auxv(self.mem, th.tgid, regs.rsp, None)
         if not self.started:
             self.started = True
+            self.holder, self.slice_start = tid, time.monotonic()
         elif th.pending is not None:
             th.pending.x["at_random"] = rnd.hex()
         if th.pending is None:

@@ -11,9 +11,12 @@ the recorder, see syscalls.Policy) so record and replay cannot disagree:
 - r: fd-table and process syscalls (close, dup, pipe, clone, execve, kill):
   executed for real, with recorded pids swapped in and out.
 
-Threads are serialised: a traced syscall is served only when it is next in the
-recorded global order (time, pid and randomness queries are served from the
-thread's own stream without waiting). A syscall the recording does not have at
+Threads are serialised as they were while recording: one thread runs at a time,
+and the thread whose event is next in the recorded order (the order of entries,
+see recorder.py) is the one resumed. Every other thread is stopped, either at the
+entry of its next call (held until its turn) or at the end of its last one (parked
+with its result in place). Futex waits are served from the recording like any input,
+so no thread ever waits in the kernel for another. A syscall the recording does not have at
 that point is a divergence: strict replays stop there with a report; replays
 that change the incident (injections, config changes, fuzzing) note the first
 divergence and continue "off script" inside the sandbox.
@@ -43,6 +46,7 @@ from replay.netmodel import NetModel
 from replay.recording import SIGNAL_NR, Event, Recording
 from replay.sandbox import FreePolicy
 from replay.syscalls import (
+    EXITS,
     FD_FIRST,
     FORKS,
     NR,
@@ -51,6 +55,7 @@ from replay.syscalls import (
     TIMEOUT_ARG,
     WRITES,
     Policy,
+    gives_turn,
     name_of,
     policy_of,
 )
@@ -64,17 +69,14 @@ _AT_FDCWD = -100 & _MASK
 _O_RDWR, _O_CLOEXEC = 0o2, 0o2000000
 _SOCK_CLOEXEC = 0o2000000
 _CLOCKS = frozenset((NR["clock_gettime"], NR["gettimeofday"], NR["time"]))
-# The running thread keeps the token until its next ordered stop; if it sleeps in the
-# kernel this many consecutive 1 ms checks, it waits on a held thread (a lock handoff).
-_BLOCKED_CHECKS = 20
 _OPEN_CALLS = frozenset((NR["open"], NR["openat"], NR["creat"], NR["openat2"]))
 _REALTIME = frozenset((0, 5, 8, 11))  # REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
 _CPU_CLOCKS = frozenset((2, 3))
-_PIDQ = frozenset((NR["getpid"], NR["gettid"], NR["getppid"]))
-_ELASTIC = _CLOCKS | _PIDQ
 _POLLS = frozenset((NR["poll"], NR["ppoll"]))
 _POLLIN, _POLLOUT = 0x1, 0x4
 _MONOTONIC = frozenset((1, 4, 6, 7))
+_KILLS = frozenset((NR["kill"], NR["tgkill"], NR["tkill"]))
+_REAL_SIGNALS = frozenset((signal.SIGKILL, signal.SIGSTOP, signal.SIGCONT))
 _SYNC_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGSYS,
                  signal.SIGCHLD, signal.SIGPIPE, signal.SIGABRT}
 
@@ -147,14 +149,12 @@ class _T:
     serving: int | None = None  # event index awaiting its exit stop
     saved: tuple[int, ...] | None = None  # argument registers to restore at exit
     on_exit: Callable[[int, pt.Regs], None] | None = None
-    held: bool = False
+    held: bool = False  # stopped at the entry of its next call, served in its turn
+    parked: bool = False  # stopped after its last call (or new), resumed in its turn
     regs: Any = None
     free: bool = False
     calls: int = 0
     free_idx: int = 0  # where this thread left the recording
-    defer_exit: bool = False
-    swaps: int = 0
-    exit_regs: Any = None
     vt: int = 0  # its time on the changed timeline (ns since the recording started)
 
 
@@ -169,12 +169,9 @@ class Replayer:
 
     # -- setup -------------------------------------------------------------------------------
     def _build_order(self) -> list[int]:
+        # the recording is in the order the threads' entries happened, one thread at a time
         ordered = [i for i, e in enumerate(self.events)
-                   if e.nr != SIGNAL_NR and policy_of(e.nr) is not Policy.QUERY
-                   and not e.x.get("initial")]
-        # A thread acts on a syscall's result when it returns: blocking calls that were in
-        # flight together are released in the order they returned, not the order they began.
-        ordered.sort(key=lambda i: (self.events[i].t + self.events[i].d, i))
+                   if e.nr != SIGNAL_NR and not e.x.get("initial")]
         if self.opts.fuzz_seed is None:
             return ordered
         # Fuzzing: random adjacent swaps of events of different threads, never moving a
@@ -194,7 +191,6 @@ class Replayer:
         meta = self.rec.meta
         self.mem = pt.Memory()
         self.order = self._build_order()
-        self.order_pos = {idx: p for p, idx in enumerate(self.order)}
         self.turn = 0
         self.consumed = bytearray(len(self.events))
         self.queues: dict[int, deque[int]] = {}
@@ -213,7 +209,6 @@ class Replayer:
         self.free = False
         self.running: int | None = None
         self.served_ordered = 0
-        self.blocked_checks = 0
         self.served = 0
         self.relaxed = 0
         self.injected = 0
@@ -223,8 +218,6 @@ class Replayer:
         self.free_policy = FreePolicy(self.opts.scratch)
         self.overlay = self._make_overlay()
         self.last_time: dict[int, int] = {}
-        self.last_served: dict[tuple[int, int, int], int] = {}
-        self.event_index = {id(e): i for i, e in enumerate(self.events)}
         tgids = meta.get("tgids", {})
         self.rtgid_of = lambda rtid: int(tgids.get(str(rtid), rtid))
         self.net = NetModel(self.events, self.rtgid_of, self.rec.data)
@@ -266,14 +259,11 @@ class Replayer:
                 deadline: float | None = None
                 if self.timers:
                     deadline = min(t for t, _, _ in self.timers)
-                held = any(t.held or t.exit_regs is not None for t in self.threads.values())
-                if held:
-                    stall = last_progress + self.opts.stall_s
+                if self.running is None and self.turn < len(self.order):
+                    stall = last_progress + self.opts.stall_s  # the next thread cannot move
                     deadline = stall if deadline is None else min(deadline, stall)
-                    if self.running is not None:
-                        deadline = min(deadline, time.monotonic() + 0.001)
                 try:
-                    progress_mark, last_progress = self._step(deadline, held, progress_mark,
+                    progress_mark, last_progress = self._step(deadline, progress_mark,
                                                               last_progress)
                 except pt.PtraceError as e:  # a thread vanished under us (killed, exited)
                     if e.pid is not None:
@@ -323,27 +313,20 @@ class Replayer:
                     delta[i] = delta.get(i, 0) + d + r.delay_enter_ns + r.delay_exit_ns
         return delta
 
-    def _step(self, deadline: float | None, held: bool, progress_mark: int,
+    def _step(self, deadline: float | None, progress_mark: int,
               last_progress: float) -> tuple[int, float]:
         """Wait for one stop (or a deadline) and act on it."""
         got = wait_stop(deadline)
         self._fire_timers()
-        if got is None and held and self.running is not None:
-            self._check_running()
-            if self.running is None:
-                self._dispatch()
-                return progress_mark, last_progress
-        if got is None:
-            if any(t.held for t in self.threads.values()) and \
-                    time.monotonic() - last_progress >= self.opts.stall_s:
-                self._break_stall()
-                last_progress = time.monotonic()
-            if not self.threads:
-                return progress_mark, last_progress
-            return progress_mark, last_progress
         if self.served_ordered != progress_mark:
             progress_mark = self.served_ordered
             last_progress = time.monotonic()
+        if got is None:
+            if self.running is None and time.monotonic() - last_progress >= self.opts.stall_s:
+                self._break_stall()
+                last_progress = time.monotonic()
+            self._dispatch()
+            return progress_mark, last_progress
         tid, status = got
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             self.threads.pop(tid, None)
@@ -383,67 +366,75 @@ class Replayer:
         while self.turn < len(self.order) and self.consumed[self.order[self.turn]]:
             self.turn += 1
 
-    def _is_turn(self, idx: int, tid: int | None = None) -> bool:
-        """The event is next in the order and no other thread is still running toward its
-        next stop (one thread runs at a time between ordered syscalls)."""
-        if self.running is not None and self.running != tid:
-            return False
+    def _is_turn(self, idx: int) -> bool:
+        """The event is next in the order (only the thread with the turn runs, so a thread
+        stopping at an event that is not next got ahead: a fuzzed order)."""
         self._advance_turn()
         return self.turn < len(self.order) and self.order[self.turn] == idx
 
-    def _check_running(self) -> None:
-        """Pass the token on when the running thread sleeps in the kernel (a futex, a pipe)."""
-        tid = self.running
-        if tid is None:
-            return
-        try:
-            with open(f"/proc/{tid}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            state = b"X"
-        if state in (b"S", b"D", b"X", b"Z"):
-            self.blocked_checks += 1
-            if self.blocked_checks >= _BLOCKED_CHECKS:
-                self.running = None
-        else:
-            self.blocked_checks = 0
+    def _owner(self, idx: int) -> tuple[int, _T] | None:
+        tid = self.real_of.get(self.events[idx].tid)
+        th = self.threads.get(tid) if tid is not None else None
+        if th is None or th.free:
+            return None
+        q = self.queues.get(th.rtid)
+        return (tid, th) if q and q[0] == idx else None
 
     def _dispatch(self) -> None:
-        progress = True
-        while progress:
-            progress = False
-            for tid, th in list(self.threads.items()):
-                if th.exit_regs is not None and th.serving is not None and \
-                        self._is_turn(th.serving, tid):
-                    self.running = tid
-                    self.blocked_checks = 0
-                    self._finish_exit(tid, th, th.exit_regs)
-                    progress = True
-                    continue
-                if th.held:
-                    q = self.queues.get(th.rtid)
-                    if q and self._is_turn(q[0], tid):
-                        th.held = False
-                        self._serve(tid, th, q[0], th.regs)
-                        progress = True
+        """Nobody has the turn: resume the thread whose event is next in the order."""
+        while self.running is None:
+            self._advance_turn()
+            if self.turn >= len(self.order):
+                self._release_parked()
+                return
+            owner = self._owner(self.order[self.turn])
+            if owner is None:
+                return  # not created yet, or inside a vfork; else the stall breaker acts
+            tid, th = owner
+            if th.held:
+                th.held = False
+                self.running = tid
+                self._serve(tid, th, self.order[self.turn], th.regs)
+            elif th.parked:
+                th.parked = False
+                self.running = tid
+                pt.cont(tid)
+            else:
+                return
+
+    def _release_parked(self) -> None:
+        """The recorded order is used up (a divergence freed threads): let the rest run."""
+        for tid, th in list(self.threads.items()):
+            if th.parked:
+                th.parked = False
+                with contextlib.suppress(pt.PtraceError):
+                    pt.cont(tid)
+
+    def _park(self, tid: int, th: _T) -> None:
+        """The thread's call is done: it waits, stopped, until its next event's turn."""
+        if th.free or not self.started:
+            pt.cont(tid)
+            return
+        th.parked = True
+        if self.running == tid:
+            self.running = None
 
     def _break_stall(self) -> None:
-        """Everyone waits on a thread that cannot get there (a lock held in user space)."""
-        held = [(self.order_pos.get(self.queues[t.rtid][0], 1 << 60), tid, t)
-                for tid, t in self.threads.items() if t.held and self.queues.get(t.rtid)]
-        if not held:
+        """The next thread in the order cannot get there (it left the script, or died):
+        the earliest event whose thread is waiting is served out of order, and counted."""
+        self._advance_turn()
+        for pos in range(self.turn, len(self.order)):
+            idx = self.order[pos]
+            owner = self._owner(idx)
+            if owner is None or not (owner[1].held or owner[1].parked):
+                continue
+            if pos == self.turn:
+                return  # it can move: the dispatcher resumes it
+            self.relaxed += 1
+            self.notes.append(f"order relaxed: event {idx} served before event "
+                              f"{self.order[self.turn]}")
+            self.order.insert(self.turn, self.order.pop(pos))
             return
-        if self.running is not None:
-            self.running = None
-            self._dispatch()
-            if not any(t.held for t in self.threads.values()):
-                return
-        _, tid, th = min(held)
-        self.relaxed += 1
-        self.notes.append(f"order relaxed: event {self.queues[th.rtid][0]} served before "
-                          f"event {self.order[self.turn] if self.turn < len(self.order) else None}")
-        th.held = False
-        self._serve(tid, th, self.queues[th.rtid][0], th.regs)
 
     def _fire_timers(self) -> None:
         now = time.monotonic()
@@ -479,7 +470,7 @@ class Replayer:
             self._resume(tid, th)
         elif sig == signal.SIGSTOP and tid in self.first_stop:
             self.first_stop.discard(tid)
-            pt.cont(tid)  # a new thread's first stop
+            self._park(tid, th)  # a new thread's first stop: it runs in its turn
         else:
             code, spid = pt.siginfo_code_pid(tid)
             # forward what the tree caused itself (faults, its own kills, child exits) and
@@ -498,6 +489,7 @@ class Replayer:
         regs = pt.getregs(tid)
         if not self.started:
             self.started = True
+            self.running = tid
             first = self.events[0] if self.events else None
             rnd = first.x.get("at_random") if first is not None and first.x.get("initial") else None
             fix_auxv(self.mem, th.tgid, regs.rsp, bytes.fromhex(rnd) if rnd else None)
@@ -516,26 +508,20 @@ class Replayer:
         ev = self.events[idx] if idx is not None else None
         rchild = ev.ret if ev is not None and ev.ret > 0 else child
         nth = self._add_thread(child, rchild, pt.tgid_of(child))
-        self.running = None
         nth.free = th.free
         if idx is not None:
             self._consume(idx)
         if child in self.pending_new:
             self.pending_new.pop(child)
-            pt.cont(child)
+            self._park(child, nth)
         else:
             self.first_stop.add(child)
         self._resume(tid, th)
 
     def _on_exit(self, tid: int, th: _T) -> None:
-        regs = pt.getregs(tid)
-        if th.defer_exit and th.serving is not None and not self._is_turn(th.serving, tid):
-            th.exit_regs = regs  # an accept that reserved its fd: returns in its turn
-            return
-        self._finish_exit(tid, th, regs)
+        self._finish_exit(tid, th, pt.getregs(tid))
 
     def _finish_exit(self, tid: int, th: _T, regs: pt.Regs) -> None:
-        th.defer_exit, th.exit_regs = False, None
         if th.saved is not None:
             regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9 = th.saved
             th.saved = None
@@ -546,7 +532,7 @@ class Replayer:
         pt.setregs(tid, regs)
         if idx is not None:
             self._consume(idx)
-        pt.cont(tid)
+        self._park(tid, th)
 
     def _consume(self, idx: int) -> None:
         if not self.consumed[idx]:
@@ -569,48 +555,24 @@ class Replayer:
         if self.free or th.free:
             self._free_call(tid, th, regs)
             return
-        nr = regs.orig_rax
         q = self.queues.get(th.rtid)
         while q and self.events[q[0]].nr == SIGNAL_NR:
             self._consume(q[0])
-        self._skip_restarted(q)
-        if nr in _PIDQ and not (q and self.events[q[0]].nr == nr):
-            self._set_result(tid, regs, self._pid_answer(th, nr))  # see _pid_answer
-            return
-        while q and nr not in _ELASTIC and self.events[q[0]].nr in _ELASTIC:
-            self._consume(q[0])  # recorded pid/clock queries this run did not make
-        if not q and nr not in _CLOCKS:
-            if self._swap_identity(tid, th, regs):
-                self._on_entry_again(tid, th, regs)
-                return
+        if q:
+            self._skip_restarted(q)
+        if not q:
             self._diverge(tid, th, regs, None, "the recording has no more calls for this thread")
             return
-        if nr in _CLOCKS or self.events[q[0]].nr in _CLOCKS:
-            idx = self._elastic_time(tid, th, regs, q)
-            if idx is None:
-                return
-        else:
-            idx = q[0]
-        ev = self.events[idx]
-        problem = self._mismatch(th, regs, ev)
-        if problem and self._swap_identity(tid, th, regs):
-            self._on_entry_again(tid, th, regs)
-            return
+        idx = q[0]
+        problem = self._mismatch(th, regs, self.events[idx])
         if problem:
             self._diverge(tid, th, regs, idx, problem)
-            return
-        query = policy_of(nr) is Policy.QUERY
-        if not query and self.running == tid:
-            self.running = None
-        if ev.nr in (NR["accept"], NR["accept4"]) and ev.mode == "p" and ev.ret >= 0 \
-                and not self._is_turn(idx, tid):
-            # the kernel reserves accept's fd before it blocks: so must the replay
-            th.defer_exit = True
-            self._placeholder(tid, th, idx, ev, regs, list(pt.syscall_args(regs)))
-        elif query or self._is_turn(idx, tid):
+        elif self._is_turn(idx):
             self._serve(tid, th, idx, regs)
         else:
             th.held, th.regs = True, regs
+            if self.running == tid:
+                self.running = None
 
     def _recorded_files(self) -> dict[str, bytes]:
         """What the program read from each outside file (first open, sequential reads): off
@@ -677,44 +639,6 @@ class Replayer:
             return True
         return False
 
-    def _swap_identity(self, tid: int, th: _T, regs: pt.Regs) -> bool:
-        """Identical pool workers: which one the kernel wakes for a task is scheduling (a
-        futex), not the program. If this thread's call is what another, idle worker of the
-        same process was recorded doing next, the two trade recorded identities."""
-        if th.swaps > 8:
-            return False
-        rtgid = self.rtgid_of(th.rtid)
-        for otid, other in self.threads.items():
-            if other is th or other.tgid != th.tgid or other.held or other.serving is not None \
-                    or other.exit_regs is not None or other.rtid == rtgid or th.rtid == rtgid:
-                continue
-            q = self.queues.get(other.rtid)
-            if not q:
-                continue
-            head = next((i for i in q if self.events[i].nr not in _CLOCKS | _PIDQ), None)
-            if head is None or self._mismatch(th, regs, self.events[head]):
-                continue
-            th.rtid, other.rtid = other.rtid, th.rtid
-            self.real_of[th.rtid], self.real_of[other.rtid] = tid, otid
-            th.swaps += 1
-            self.notes.append(f"threads {other.rtid} and {th.rtid} traded identities")
-            return True
-        return False
-
-    def _on_entry_again(self, tid: int, th: _T, regs: pt.Regs) -> None:
-        th.calls -= 1
-        self._on_entry(tid, th, regs)
-
-    def _pid_answer(self, th: _T, nr: int) -> int:
-        """Pid queries are matched loosely, like clock reads: which thread of a pool asks
-        for its pid first is scheduling. The answer is the recorded identity anyway."""
-        rtgid = self.rtgid_of(th.rtid)
-        if nr == NR["gettid"]:
-            return th.rtid
-        if nr == NR["getpid"]:
-            return rtgid
-        return self.ppids.get(rtgid, os.getppid())
-
     def _skip_restarted(self, q: deque[int]) -> None:
         """A call the kernel restarted by itself (the signal went to another thread) never
         returned to the program: the recording's next event is that same call again."""
@@ -723,57 +647,6 @@ class Replayer:
             if ev.ret not in _RESTARTS or nxt.nr == SIGNAL_NR or nxt.nr != ev.nr:
                 return
             self._consume(q[0])
-
-    def _elastic_time(self, tid: int, th: _T, regs: pt.Regs, q: deque[int]) -> int | None:
-        """Clock reads are matched loosely: how often an interpreter reads the clock while
-        waiting for a lock (Python's GIL) depends on scheduling, not on the program.
-
-        Extra recorded reads are skipped, reads the recording lacks get the last value
-        recorded for that clock; the values the program sees keep their recorded order.
-        """
-        nr = regs.orig_rax
-        if nr not in _CLOCKS:
-            while q and self.events[q[0]].nr in _CLOCKS:
-                self._consume(q[0])
-            if not q:
-                self._diverge(tid, th, regs, None, "the recording has no more calls for this thread")
-            return q[0] if q else None
-        clock = regs.rdi if nr == NR["clock_gettime"] else -nr
-        for pos, idx in enumerate(q):
-            ev = self.events[idx]
-            if ev.nr not in _CLOCKS:
-                break
-            if (ev.args[0] if ev.nr == NR["clock_gettime"] else -ev.nr) == clock and ev.nr == nr:
-                for _ in range(pos):
-                    self._consume(q[0])
-                return idx
-        if nr == NR["clock_gettime"] and clock in _MONOTONIC:
-            # A read the recording lacks comes from a wait loop (a lock, the GIL) whose
-            # futex deadline is checked by the kernel against the real clock: give it the
-            # real clock, or the loop would spin on a deadline already in the past.
-            ns = time.clock_gettime_ns(clock)
-            self.mem.write(th.tgid, regs.rsi, _pack_ts(ns, 1_000_000_000))
-            self._set_result(tid, regs, 0)
-            return None
-        last = self.last_served.get((th.tgid, nr, clock))
-        if last is None:
-            for idx in q:
-                ev = self.events[idx]
-                if ev.nr == nr and (ev.args[0] if nr == NR["clock_gettime"] else -nr) == clock:
-                    last = idx
-                    break
-        if last is None:
-            for idx in range(len(self.events) - 1, -1, -1):
-                ev = self.events[idx]
-                if ev.nr == nr and (ev.args[0] if nr == NR["clock_gettime"] else -nr) == clock:
-                    last = idx
-                    break
-        if last is None:
-            self._diverge(tid, th, regs, q[0] if q else None, "a clock the recording never read")
-            return None
-        ev = self.events[last]
-        self._emulate(tid, th, regs, ev, list(pt.syscall_args(regs)))
-        return None
 
     def _mismatch(self, th: _T, regs: pt.Regs, ev: Event) -> str:
         nr = regs.orig_rax
@@ -858,9 +731,6 @@ class Replayer:
         if tid not in self.threads:
             return
         ev = self.events[idx]
-        if policy_of(ev.nr) is not Policy.QUERY:
-            self.running = tid
-            self.blocked_checks = 0
         args = list(pt.syscall_args(regs))
         if rule is not None and rule.changes_result:
             self._serve_injected(tid, th, idx, ev, regs, args, rule)
@@ -889,9 +759,8 @@ class Replayer:
                 return
             pt.cont(tid)
         elif mode == "o":
-            self._consume(idx)
             self._check_output(th, idx, ev, args)
-            pt.cont(tid)
+            self._real(tid, th, idx, None)
         elif mode == "p":
             if ev.ret < 0:
                 self._consume(idx)
@@ -965,15 +834,16 @@ class Replayer:
         regs.orig_rax = _SKIP
         regs.rax = ret & _MASK
         pt.setregs(tid, regs)
-        pt.cont(tid)
+        th = self.threads.get(tid)
+        if th is None:
+            pt.cont(tid)
+        else:
+            self._park(tid, th)
 
     def _emulate(self, tid: int, th: _T, regs: pt.Regs, ev: Event, args: list[int]) -> None:
         if ev.ret in _RESTARTS:
             self._interrupted(tid, th, regs, ev, args)
             return
-        if ev.nr in _CLOCKS:
-            clock = ev.args[0] if ev.nr == NR["clock_gettime"] else -ev.nr
-            self.last_served[(th.tgid, ev.nr, clock)] = self._index_of(ev)
         if ev.outs:
             get = self.rec.data
             if ev.nr in _CLOCKS and (self.opts.time_scale != 1.0 or self.opts.clock_offset_ns):
@@ -1003,9 +873,6 @@ class Replayer:
         if ev.nr == NR["gettimeofday"] and len(data) >= 16:
             return _pack_ts(self._shift_ns(0, _ts(data, 1000)), 1_000_000) + data[16:]
         return data
-
-    def _index_of(self, ev: Event) -> int:
-        return self.event_index[id(ev)]
 
     def _real(self, tid: int, th: _T, idx: int | None, on_exit: Callable[[int, pt.Regs], None] | None) -> None:
         th.serving = idx
@@ -1080,8 +947,21 @@ class Replayer:
                 r.rax = ev.ret & _MASK
             th.serving, th.on_exit = idx, forked
             pt.syscall(tid)  # consumed at the fork event, so the child may run
+            flags = self.mem.read_u64(th.tgid, args[0]) if nr == NR["clone3"] else 0
+            if gives_turn(nr, args, flags) and self.running == tid:
+                self.running = None  # a vfork parent waits for its child's exec
             return
-        if nr in (NR["kill"], NR["tgkill"], NR["tkill"]):
+        if nr in EXITS:
+            self._consume(idx)
+            pt.cont(tid)  # it keeps the turn until it is gone
+            return
+        sig = args[2] if nr == NR["tgkill"] else args[1]
+        if nr in _KILLS and sig not in _REAL_SIGNALS:
+            # the signal is delivered where the recording has it (_deliver_recorded_signals)
+            self._consume(idx)
+            self._set_result(tid, regs, ev.ret)
+            return
+        if nr in _KILLS:
             self._translate_pids(regs, nr, args)
             th.saved = tuple(args)
             pt.setregs(tid, regs)

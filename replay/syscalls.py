@@ -70,14 +70,16 @@ def name_of(nr: int) -> str:
 # Process-local syscalls that see nothing of the outside world: the seccomp filter
 # lets them run at native speed in record and in replay. mmap of a file is the one
 # exception decided by argument (see seccomp.py): it is traced, anonymous mmap is not.
+# futex and exit are traced: threads run one at a time, and a futex wait or a thread's
+# exit is where the turn passes from one thread to another.
 ALLOWED: frozenset[int] = frozenset(
     NR[n]
     for n in (
         "mprotect", "munmap", "brk", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
-        "mremap", "msync", "mincore", "madvise", "sched_yield", "exit", "exit_group",
+        "mremap", "msync", "mincore", "madvise", "sched_yield",
         "getuid", "getgid", "geteuid", "getegid", "getgroups", "getresuid", "getresgid",
         "capget", "rt_sigpending", "sigaltstack", "sched_getparam", "sched_getscheduler",
-        "mlock", "munlock", "arch_prctl", "futex", "set_tid_address", "set_robust_list",
+        "mlock", "munlock", "arch_prctl", "set_tid_address", "set_robust_list",
         "get_robust_list", "membarrier", "rseq", "umask", "prctl", "getpriority",
     )
 )
@@ -104,7 +106,8 @@ _FD = {
     "memfd_create", "close_range", "inotify_init1",
 }
 _OPEN = {"open", "openat", "creat", "openat2", "accept", "accept4"}
-_PROC = {"clone", "fork", "vfork", "clone3", "execve", "kill", "tgkill", "tkill"}
+_PROC = {"clone", "fork", "vfork", "clone3", "execve", "kill", "tgkill", "tkill", "exit",
+         "exit_group"}
 
 POLICY: dict[int, Policy] = {}
 for _n in _QUERY:
@@ -154,6 +157,37 @@ PATH_ARG: dict[int, int] = {
     NR["rmdir"]: 0, NR["truncate"]: 0, NR["statfs"]: 0,
 }
 FORKS: frozenset[int] = frozenset(NR[n] for n in ("clone", "fork", "vfork", "clone3"))
+EXITS: frozenset[int] = frozenset((NR["exit"], NR["exit_group"]))
+
+# Calls that may wait for another thread or the outside world. One thread of the tree runs
+# at a time (record and replay); a thread entering one of these gives the turn to another,
+# otherwise it keeps it through the call (see recorder.Scheduler).
+_WAITS: frozenset[int] = frozenset(
+    NR[n] for n in (
+        "read", "readv", "recvfrom", "recvmsg", "recvmmsg", "write", "writev", "sendto",
+        "sendmsg", "sendmmsg", "poll", "ppoll", "select", "pselect6", "epoll_wait",
+        "epoll_pwait", "epoll_pwait2", "accept", "accept4", "connect", "nanosleep",
+        "clock_nanosleep", "wait4", "waitid", "flock", "pause", "rt_sigsuspend",
+        "rt_sigtimedwait", "vfork", "fsync", "fdatasync", "sync_file_range", "sendfile",
+        "splice",
+    )
+)
+_FUTEX_WAKES = frozenset((1, 3, 4, 5, 7, 10))  # WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, UNLOCK_PI, WAKE_BITSET
+_F_SETLKW, _F_OFD_SETLKW = 7, 38
+CLONE_VFORK = 0x4000
+
+
+def gives_turn(nr: int, args: list[int] | tuple[int, ...], clone3_flags: int = 0) -> bool:
+    """Whether the thread making this call lets another thread run while it is in the kernel."""
+    if nr == NR["futex"]:
+        return (args[1] & 0x7F) not in _FUTEX_WAKES
+    if nr == NR["fcntl"]:
+        return args[1] in (_F_SETLKW, _F_OFD_SETLKW)
+    if nr == NR["clone"]:
+        return bool(args[0] & CLONE_VFORK)
+    if nr == NR["clone3"]:
+        return bool(clone3_flags & CLONE_VFORK)
+    return nr in _WAITS or nr == 449  # futex_waitv
 SLEEPS: frozenset[int] = frozenset(NR[n] for n in ("nanosleep", "clock_nanosleep"))
 
 STAT_SIZE = 144
