@@ -1,4 +1,9 @@
-"""One payment system for the whole testbed session (starting it costs seconds)."""
+"""One payment system per test module (starting it costs seconds).
+
+Module scope, not session: a testbed shared across modules would still be up while
+later modules run, and test_testbed_cleanup.py must see only the objects of the
+testbeds it starts itself.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ def span_sink() -> Iterator[SpanSink]:
     sink.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def testbed(span_sink: SpanSink) -> Iterator[Testbed]:
     if os.geteuid() != 0:
         pytest.skip("the testbed needs root (cgroups, loop devices, nftables)")
