@@ -81,6 +81,17 @@ class GroundTruth:
     def failed(self) -> list[PaymentOutcome]:
         return [p for p in self.payments if p.status != "succeeded"]
 
+    @property
+    def reproduced(self) -> bool:
+        """Did the incident happen as injected? The payment kprobe is asked to explain
+        (`focus_payment`) ended as the faults predict, by the handler's own answer. A
+        fault that did not bite this time (the kernel decides how hard memory or CPU
+        pressure hits) makes a run to repeat, not a verdict for kprobe to explain."""
+        focus = self.focus_payment()
+        if focus is None:
+            return False
+        return (focus.status != "succeeded") == (self.expected_named_status == "failed")
+
     def culprits(self) -> list[ProcessInfo]:
         return [c for f in self.faults for c in f.culprits]
 

@@ -18,10 +18,7 @@ import time
 from collections import defaultdict
 
 from bench.causal.pipeline import Pipeline, Verdict
-
-SCENARIOS = ("memory-pressure", "cpu-contention", "disk-stall", "packet-loss", "lock-contention",
-             "slow-dependency", "none", "cpu-distractor", "memory-pressure+distractor",
-             "memory-pressure+slow-dependency")
+from testbed.scenarios import SCENARIOS
 
 
 def evaluate(scenarios: list[str], reps: int, dsn: str) -> list[Verdict]:
@@ -30,11 +27,12 @@ def evaluate(scenarios: list[str], reps: int, dsn: str) -> list[Verdict]:
         for rep in range(reps):
             for name in scenarios:
                 t0 = time.monotonic()
-                v = p.run_retrying(name)
+                v = p.run_reproduced(name)
                 out.append(v)
                 d = v.to_dict()
                 print(f"rep {rep + 1} {name:34} -> {d['mechanism']:18} "
                       f"{(d['culprit'] or {}).get('comm', '-'):16} ok={all(v.checks.values())} "
+                      f"reproduced={v.truth.reproduced} in {v.attempts} "
                       f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
     return out
 
@@ -43,8 +41,9 @@ def table(verdicts: list[Verdict]) -> str:
     rows: dict[str, list[Verdict]] = defaultdict(list)
     for v in verdicts:
         rows[v.scenario].append(v)
-    lines = ["| scenario | expected | runs | AC@1 | mechanism | culprit | contribution (ms, median) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | expected | runs | AC@1 | mechanism | culprit | contribution (ms, median) "
+             "| testbed runs (incident happened) |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, vs in rows.items():
         n = len(vs)
         exp = vs[0].to_dict()["expected"]
@@ -54,10 +53,13 @@ def table(verdicts: list[Verdict]) -> str:
         contrib = sorted(v.explanation.root_cause.contribution_ns / 1e6 for v in vs if v.explanation)
         med = f"{contrib[len(contrib) // 2]:.0f}" if contrib else "-"
         who = ", ".join(sorted({c["comm"] for c in exp["culprits"]})) or exp.get("service") or "-"
-        lines.append(f"| {name} | {exp['mechanism']} ({who}) | {n} | {ok / n:.2f} | {mech}/{n} | {cul}/{n} | {med} |")
+        tries = sum(v.attempts for v in vs)
+        happened = sum(v.truth.reproduced for v in vs)
+        lines.append(f"| {name} | {exp['mechanism']} ({who}) | {n} | {ok / n:.2f} | {mech}/{n} | {cul}/{n} | {med} "
+                     f"| {tries} ({happened}) |")
     total = len(verdicts)
     ok = sum(all(v.checks.values()) for v in verdicts)
-    lines.append(f"| **all** | | {total} | {ok / total:.2f} | | | |")
+    lines.append(f"| **all** | | {total} | {ok / total:.2f} | | | | |")
     return "\n".join(lines)
 
 

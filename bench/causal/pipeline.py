@@ -72,6 +72,7 @@ class Verdict:
     explanation: Explanation | None
     error: str = ""
     checks: dict[str, bool] = field(default_factory=dict)
+    attempts: int = 1  # runs it took for the incident to happen as injected
 
     @property
     def mechanism(self) -> str:
@@ -83,6 +84,7 @@ class Verdict:
         c = rc.culprit if rc else None
         return {
             "scenario": self.scenario, "payment_id": self.payment_id, "error": self.error,
+            "reproduced": self.truth.reproduced, "attempts": self.attempts,
             "mechanism": self.mechanism,
             "culprit": {"pid": c.pid, "tid": c.tid, "comm": c.comm, "service": c.service} if c else None,
             "contribution_ms": rc.contribution_ns / 1e6 if rc else None,
@@ -169,6 +171,7 @@ class Pipeline:
             raise
 
     def run(self, spec: Any) -> Verdict:
+        """One scenario run, explained and judged."""
         from testbed import scenario
 
         self._runs += 1
@@ -187,15 +190,28 @@ class Pipeline:
         v.checks = judge(v)
         return v
 
-    def run_retrying(self, spec: Any) -> Verdict:
-        """`run`, and once more on a fresh payment system if the testbed itself broke
-        (a service killed under a loaded machine is not the engine's verdict)."""
-        try:
-            return self.run(spec)
-        except Exception as e:  # the testbed's own failure: restart it and retry once
-            log.warning("testbed run failed (%s); restarting the payment system", e)
-            self._restart_testbed()
-            return self.run(spec)
+    def run_reproduced(self, spec: Any, attempts: int = 3) -> Verdict:
+        """`run` until the incident happens as injected (`GroundTruth.reproduced`, the
+        handler's own answer), at most `attempts` times: the engine is judged on
+        incidents that happened, and the runs where a fault did not bite are counted
+        in `Verdict.attempts`. A run the testbed itself broke is retried on a fresh
+        payment system (a service killed under a loaded machine is not a verdict)."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                v = self.run(spec)
+            except Exception as e:
+                if tries >= attempts:
+                    raise
+                log.warning("testbed run failed (%s); restarting the payment system", e)
+                self._restart_testbed()
+                continue
+            v.attempts = tries
+            if v.truth.reproduced or tries >= attempts:
+                return v
+            log.warning("%s: the named payment %s did not end as the faults predict (%s); running it again",
+                        v.scenario, v.truth.named_payment_id, v.truth.expected_named_status)
 
     def _restart_testbed(self) -> None:
         from testbed import SystemConfig, Testbed

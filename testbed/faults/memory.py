@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from testbed.errors import TestbedError
 from testbed.faults.base import Fault
@@ -38,6 +39,7 @@ class MemoryPressure(Fault):
             raise TestbedError("memory-pressure targets settlement-svc (it shares the batch job's cgroup)")
         assert system.pool is not None and system.batch_volume is not None
         p = self.params
+        _clear_last_export(system)
         system.batch_volume.throttle_writes(int(p["mbps"] * (1 << 20)), system.pool.path)
         _drop_clean_cache(system.ledger_path)
         limit = system.pool.usage_bytes() + int((p["anon_mb"] + p["headroom_mb"]) * (1 << 20))
@@ -71,6 +73,21 @@ class MemoryPressure(Fault):
 
     def predicts_failure(self, timeout_ms: int) -> bool:
         return True
+
+
+def _clear_last_export(system: object, timeout_s: float = 10.0) -> None:
+    """Delete the previous run's export and wait until its writeback has drained.
+    Its pages stay charged to the cgroup after the run: measured into the next
+    limit, then freed when the next export truncates the files, they would give
+    every run a different headroom, and once written back they are clean pages
+    that reclaim takes at once instead of waiting."""
+    volume, pool = system.batch_volume, system.pool  # type: ignore[attr-defined]
+    for path in volume.mountpoint.glob("export-*.dat"):
+        path.unlink()
+    key = "writeback" if pool.version == 1 else "file_writeback"
+    deadline = time.monotonic() + timeout_s
+    while pool.stat().get(key, 0) > (1 << 20) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _drop_clean_cache(path: os.PathLike[str]) -> None:
