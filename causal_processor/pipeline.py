@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
@@ -26,7 +27,8 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from causal_processor.config import ProcessorConfig
 from causal_processor.forward.exporter import OtlpForwarder
-from causal_processor.ingest.decode import Decoded, decode
+from causal_processor.ingest.decode import Decoded, decode, decode_body
+from causal_processor.ingest.kernel_columns import rows_table
 from causal_processor.ingest.metrics_decode import decode_metrics
 from causal_processor.join.joiner import Joiner, JoinOutput
 from causal_processor.live import JOINED, STORED, LiveEvents
@@ -122,7 +124,18 @@ class Processor:
     def export(self, req: trace_service_pb2.ExportTraceServiceRequest, transport: str = "grpc",
                timeout: float = 30.0) -> ExportResult:
         """Store one export request; returns once it is durable (or raises Unavailable)."""
-        d = decode(req, keep_forward=self.forwarder is not None and self.config.forward.app_spans)
+        return self._export(decode(req, keep_forward=self._keep_forward), transport, timeout)
+
+    def export_body(self, body: bytes, transport: str = "grpc", timeout: float = 30.0) -> ExportResult:
+        """export() of an OTLP/protobuf body; BadRequest when it is not one. The receiver's
+        kernel spans are decoded in bulk here, which is why the receivers pass bytes."""
+        return self._export(decode_body(body, keep_forward=self._keep_forward), transport, timeout)
+
+    @property
+    def _keep_forward(self) -> bool:
+        return self.forwarder is not None and self.config.forward.app_spans
+
+    def _export(self, d: Decoded, transport: str, timeout: float) -> ExportResult:
         self.metrics.spans_in.labels("app").inc(len(d.app_spans))
         self.metrics.spans_in.labels("kernel").inc(len(d.events))
         if d.rejected:
@@ -180,13 +193,14 @@ class Processor:
                     return
                 continue
             evs = [ev for d, _ in batch for ev in d.events]
-            ev_rows = [r for d, _ in batch for r in d.event_rows]
+            tables = [d.event_table if d.event_table is not None else rows_table(d.event_rows)
+                      for d, _ in batch if d.events]
             rows = [r for d, _ in batch for r in d.span_rows]
             resources = {pid: res for d, _ in batch for pid, res in d.resources.items()}
-            upstream = [(e, e["financial_context"]) for e in evs
-                        if e["financial_context"].get("transaction_id")]
+            upstream = [(e, e["financial_context"]) for d, _ in batch if d.event_table is None
+                        for e in d.events if e["financial_context"].get("transaction_id")]
             try:
-                self._write(evs, ev_rows, rows)
+                self._write(pa.concat_tables(tables) if tables else None, rows)
                 if upstream:  # joined before they reached us (another processor upstream)
                     self.store.write_contexts(upstream, token=batch_token(
                         "ctx", (e["event_id"] for e, _ in upstream)))
@@ -214,19 +228,20 @@ class Processor:
             self.store.set_state(WATERMARK_KEY, min(times))
             self._state_saved = True
 
-    def _write(self, evs: list[dict[str, Any]], ev_rows: list[list[Any]], rows: list[list[Any]],
-               attempts: int = 3) -> None:
+    def _write(self, events: pa.Table | None, rows: list[list[Any]], attempts: int = 3) -> None:
         """Write with retries; the same rows carry the same token, so a retry never duplicates."""
-        ev_token = batch_token("events", (e["event_id"] for e in evs))
+        ev_token = batch_token("events", [] if events is None else (
+            events.column("event_id").to_numpy().tobytes().hex(),))
         span_token = batch_token("spans", (r[2] for r in rows))
         for attempt in range(attempts):
             try:
                 t0 = time.perf_counter()
-                self.store.write_event_rows(ev_rows, token=ev_token)
+                if events is not None:
+                    self.store.write_event_table(events, token=ev_token)
                 t1 = time.perf_counter()
                 self.store.write_span_rows(rows, token=span_token)
                 t2 = time.perf_counter()
-                if evs:
+                if events is not None:
                     self.metrics.batch_seconds.labels("kernel_events").observe(t1 - t0)
                 if rows:
                     self.metrics.batch_seconds.labels("otel_traces").observe(t2 - t1)

@@ -14,11 +14,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from causal_processor.app_span import AppSpan, from_proto
+from causal_processor.ingest.kernel_columns import decode_kernel_request
 from causal_processor.ingest.kernel_rows import kernel_row
 from causal_processor.storage.records import attr_map, span_row
 from kprobe import otlp
@@ -33,7 +35,8 @@ class Decoded:
     span_rows: list[list[Any]] = field(default_factory=list)  # otel_traces rows (app spans)
     app_spans: list[AppSpan] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    event_rows: list[list[Any]] = field(default_factory=list)  # kernel_events rows of `events`
+    event_rows: list[list[Any]] = field(default_factory=list)  # kernel_events rows of `events`...
+    event_table: pa.Table | None = None  # ...or, from the bulk decoder, as one Arrow table
     resources: dict[int, dict[str, str]] = field(default_factory=dict)  # pid -> kernel resource
     forward: trace_service_pb2.ExportTraceServiceRequest | None = None  # app spans as received
     rejected: int = 0
@@ -84,6 +87,15 @@ def parse_json(body: bytes, message: type[Message] = trace_service_pb2.ExportTra
         raise
     except (ValueError, json_format.ParseError, TypeError, AttributeError) as e:
         raise BadRequest(f"malformed OTLP/JSON {message.__name__}: {e}") from e
+
+
+def decode_body(body: bytes, *, keep_forward: bool = False) -> Decoded:
+    """An OTLP/protobuf body: the receiver's kernel spans in bulk, anything else through upb."""
+    kb = decode_kernel_request(body)
+    if kb is None:
+        return decode(parse_protobuf(body), keep_forward=keep_forward)
+    return Decoded(events=kb.events, event_table=kb.table, resources=kb.resources,
+                   rejected=kb.rejected, errors=kb.errors)
 
 
 def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bool = False) -> Decoded:

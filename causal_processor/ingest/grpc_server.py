@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent import futures
-from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -31,10 +30,12 @@ class GrpcReceiver:
             futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
             options=[("grpc.max_receive_message_length", max_request_bytes)],
         )
-        traces = self._handler(trace_service_pb2.ExportTraceServiceRequest, processor.export,
-                               trace_service_pb2.ExportTraceServiceResponse, "rejected_spans")
-        metrics = self._handler(metrics_service_pb2.ExportMetricsServiceRequest, processor.export_metrics,
-                                metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points")
+        traces = self._handler(processor.export_body, trace_service_pb2.ExportTraceServiceResponse,
+                               "rejected_spans")
+        metrics = self._handler(
+            lambda body, transport: processor.export_metrics(
+                parse_protobuf(body, metrics_service_pb2.ExportMetricsServiceRequest), transport),
+            metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points")
         self.server.add_generic_rpc_handlers((
             grpc.method_handlers_generic_handler(SERVICE, {"Export": traces}),
             grpc.method_handlers_generic_handler(METRICS_SERVICE, {"Export": metrics}),
@@ -50,16 +51,14 @@ class GrpcReceiver:
     def stop(self, grace: float = 1.0) -> None:
         self.server.stop(grace).wait()
 
-    def _handler(self, request_cls: type[Message], export: Callable[[Any, str], ExportResult],
-                 response_cls: type[Message], rejected_field: str) -> grpc.RpcMethodHandler:
+    def _handler(self, export: Callable[[bytes, str], ExportResult], response_cls: type[Message],
+                 rejected_field: str) -> grpc.RpcMethodHandler:
         def handle(body: bytes, context: grpc.ServicerContext) -> Message:
             try:
-                req = parse_protobuf(body, request_cls)
+                result = export(body, "grpc")
             except BadRequest as e:
                 self.processor.metrics.requests.labels("grpc", "malformed").inc()
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-            try:
-                result = export(req, "grpc")
             except Unavailable as e:
                 context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
             resp = response_cls()

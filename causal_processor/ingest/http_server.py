@@ -19,7 +19,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from causal_processor.ingest.decode import BadRequest, parse_json, parse_protobuf
+from causal_processor.ingest.decode import BadRequest, parse_json
 from causal_processor.ingest.metrics_decode import parse_metrics
 from causal_processor.pipeline import Processor, Unavailable
 
@@ -122,14 +122,14 @@ class HttpReceiver:
             if metrics:
                 req = (parse_json(body, metrics_service_pb2.ExportMetricsServiceRequest) if ctype == JSON
                        else parse_metrics(body))
-            else:
-                req = parse_json(body) if ctype == JSON else parse_protobuf(body)
+                export, arg = self.processor.export_metrics, req
+            elif ctype == JSON:
+                export, arg = self.processor.export, parse_json(body)
+            else:  # parsed in the executor: the receiver's kernel spans are decoded in bulk there
+                export, arg = self.processor.export_body, body
+            result = await asyncio.get_running_loop().run_in_executor(None, export, arg, "http")
         except BadRequest as e:
             return self._error_response(400, str(e), reply_type)
-        loop = asyncio.get_running_loop()
-        export = self.processor.export_metrics if metrics else self.processor.export
-        try:
-            result = await loop.run_in_executor(None, export, req, "http")
         except Unavailable as e:
             return self._error_response(503, str(e), reply_type)
         if metrics:

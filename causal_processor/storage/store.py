@@ -165,6 +165,14 @@ class ClickHouseEventStore:
         self.client.insert("kernel_events", list(zip(*rows, strict=True)), column_names=list(_EVENT_NAMES),
                            column_oriented=True, settings=settings)
 
+    def write_event_table(self, table: Any, token: str | None = None) -> None:
+        """kernel_events rows as an Arrow table of schema.EVENT_COLUMNS (the ingest path):
+        ClickHouse reads Arrow natively, no per-value work in Python."""
+        if not table.num_rows:
+            return
+        settings = {"insert_deduplication_token": token} if token else None
+        self.client.insert_arrow("kernel_events", table, settings=settings)
+
     def write_contexts(
         self, joined: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], token: str | None = None
     ) -> None:

@@ -1,9 +1,11 @@
-"""The ingest fast path decodes exactly what kprobe.otlp.span_to_event decodes."""
+"""The ingest fast paths decode exactly what kprobe.otlp.span_to_event / decode.decode decode."""
 
 from __future__ import annotations
 
 import pytest
 
+from causal_processor.ingest.decode import BadRequest, decode, decode_body, parse_protobuf
+from causal_processor.ingest.kernel_columns import decode_kernel_request, rows_table
 from causal_processor.ingest.kernel_rows import COLUMNS, kernel_row
 from kprobe import events, otlp
 
@@ -43,3 +45,72 @@ def test_kernel_row_rejects_a_span_without_a_type():
     del span.attributes[:]
     with pytest.raises(ValueError, match=r"kprobe\.event_type"):
         kernel_row(span, 1, "", "")
+
+
+def _tricky_request():
+    """Every event type plus the spans decode() rejects or reads oddly."""
+    evs = [events.make_event(t, pid=42, tid=43 + i, cpu=1, timestamp_ns=1_800_000_000_000_000_000 + i,
+                             duration_ns=1234, comm="worker", cgroup_id=77, **SAMPLES[t])
+           for i, t in enumerate(events.EVENT_TYPE_NAMES)]
+    evs += [events.make_event("SyscallRead", pid=7, tid=8, timestamp_ns=5 + i, fd=3, bytes=1, ret=1)
+            for i in range(3)]
+    res = {42: otlp.process_resource(42, "python3", service="payments", host="h1"),
+           7: otlp.process_resource(7, "ledger", host="h2")}
+    req = otlp.events_to_request(evs, res)
+    spans = req.resource_spans[0].scope_spans[0].spans
+
+    def copy(i: int, span_id: bytes):
+        s = spans.add()
+        s.CopyFrom(spans[i])
+        s.span_id = span_id
+        return s
+
+    bogus = copy(0, b"\x01" * 8)
+    bogus.attributes[[a.key for a in bogus.attributes].index(otlp.EVENT_TYPE_KEY)].value.string_value = "Bogus"
+    copy(1, b"\x02" * 8).trace_id = b"\x00" * 16  # zero trace id
+    copy(1, b"\x00" * 7)  # short span id
+    del copy(2, b"\x03" * 8).attributes[:]  # no event type at all
+    twice = copy(3, b"\x04" * 8)  # a key given twice (the later wins) and a value of the wrong kind
+    twice.attributes.extend([otlp.kv("kprobe.tid", 99), otlp.kv("kprobe.fd", "x"), otlp.kv("kprobe.cpu", 1.5)])
+    copy(4, b"\x05" * 8).end_time_unix_nano = 1  # ends before it starts
+    no_pid = req.resource_spans.add()
+    no_pid.resource.attributes.append(otlp.kv("service.name", "nopid"))
+    scope = no_pid.scope_spans.add()
+    scope.scope.name = otlp.SCOPE_NAME
+    scope.spans.add().CopyFrom(spans[5])
+    return req
+
+
+def test_bulk_decoder_matches_the_upb_decoder():
+    body = _tricky_request().SerializeToString()
+    bulk = decode_body(body)
+    one_by_one = decode(parse_protobuf(body))
+    assert bulk.event_table is not None and one_by_one.event_table is None
+    assert bulk.events == one_by_one.events and len(bulk.events) == len(events.EVENT_TYPE_NAMES) + 5
+    assert [list(r.values()) for r in bulk.event_table.to_pylist()] == one_by_one.event_rows
+    assert rows_table(one_by_one.event_rows).equals(bulk.event_table)
+    assert bulk.resources == one_by_one.resources
+    assert (bulk.rejected, bulk.errors) == (one_by_one.rejected, one_by_one.errors) and bulk.rejected == 5
+    assert "'Bogus'" in bulk.error_message and "(+2 more)" in bulk.error_message
+
+
+def test_bulk_decoder_leaves_other_requests_to_upb():
+    app = _tricky_request()
+    app.resource_spans[0].scope_spans.add().spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="POST /pay")
+    upstream = otlp.events_to_request([events.make_event(
+        "PageFault", pid=1, tid=1, timestamp_ns=1, financial_context=dict(
+            transaction_id="pay-1", service="s", operation="op", trace_id="ab" * 16, span_id="cd" * 8,
+            join_method="server_recv", join_confidence=0.95))], {})
+    array_attr = otlp.events_to_request([events.make_event("PageFault", pid=1, tid=1, timestamp_ns=1)], {})
+    array_attr.resource_spans[0].resource.attributes.add(key="process.command_args").value.array_value.values.add(
+        string_value="-v")
+    for req in (app, upstream, array_attr):
+        body = req.SerializeToString()
+        assert decode_kernel_request(body) is None
+        d = decode_body(body)
+        assert d.event_table is None and d.events == decode(parse_protobuf(body)).events
+    assert decode_body(upstream.SerializeToString()).events[0]["financial_context"]["transaction_id"] == "pay-1"
+    for bad in (b"\xff\xff\xff\xff", app.SerializeToString()[:-7]):
+        assert decode_kernel_request(bad) is None
+        with pytest.raises(BadRequest, match="malformed OTLP protobuf"):
+            decode_body(bad)
