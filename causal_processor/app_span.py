@@ -16,7 +16,7 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-SPAN_KIND_NAMES = {
+SPAN_KIND_NAMES: dict[int, str] = {
     trace_pb2.Span.SPAN_KIND_UNSPECIFIED: "Unspecified",
     trace_pb2.Span.SPAN_KIND_INTERNAL: "Internal",
     trace_pb2.Span.SPAN_KIND_SERVER: "Server",
@@ -24,7 +24,7 @@ SPAN_KIND_NAMES = {
     trace_pb2.Span.SPAN_KIND_PRODUCER: "Producer",
     trace_pb2.Span.SPAN_KIND_CONSUMER: "Consumer",
 }
-STATUS_NAMES = {
+STATUS_NAMES: dict[int, str] = {
     trace_pb2.Status.STATUS_CODE_UNSET: "Unset",
     trace_pb2.Status.STATUS_CODE_OK: "Ok",
     trace_pb2.Status.STATUS_CODE_ERROR: "Error",
