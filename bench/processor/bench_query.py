@@ -6,10 +6,14 @@
 
 Data: N kernel events generated inside ClickHouse (INSERT ... SELECT FROM numbers),
 20 consecutive events of one thread per transaction, half of the transactions joined
-(event_context rows). Ours: ClickHouseEventStore.transaction_events(txn), which returns
+(event_context rows, with the event as the processor writes it). Ours: ClickHouseEventStore.transaction_events(txn), which returns
 full event dicts with their financial context. Baseline, same run: a plain
 clickhouse-connect loop on the naive layout, one flat MergeTree table with the context
 columns, ordered by time, `SELECT * ... WHERE transaction_id = ?`.
+
+Also the causal engine's read of a 10 ms window of every process's events (40 processes
+interleaved): store_source's query with the time-ordered projection `by_time` (what the
+optimizer picks) beside the same query on the pid-ordered table (optimize_use_projections=0).
 """
 
 from __future__ import annotations
@@ -17,17 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
 import time
 
+from causal_processor.causal.store_source import _EVENTS_SQL
 from causal_processor.storage import schema
 from causal_processor.storage.clickhouse import connect
 from causal_processor.storage.store import ClickHouseEventStore
+from kprobe import events
 
 TYPES = "['SyscallWrite','SyscallRead','TCPSend','TCPRecv','SchedSwitch','PageFault']"
 PER_TXN = 20
+WINDOW_EVENTS = 10_000  # 10 ms of every process's events
 BASE_NS = 1_800_000_000_000_000_000
 
 _GEN = {
@@ -53,18 +61,39 @@ def _select(columns: list[str], extra: dict[str, str]) -> str:
     return ", ".join(f"{gen[c]} AS `{c}`" for c in columns if c in gen)
 
 
+def _json_object(fields: dict[str, str]) -> str:
+    return "concat('{', " + ", ',', ".join(
+        f"'\"{name}\":', toJSONString({expr})" for name, expr in fields.items()) + ", '}')"
+
+
+def _event_json(context: dict[str, str]) -> str:
+    """event_context.event as ClickHouseEventStore.write_contexts writes it: the type's own
+    fields (as generated into kernel_events, zero when not generated) and the context."""
+    zero = {"int": "0", "uint": "0", "float": "0.0", "bool": "false", "str": "''", "enum": "''"}
+    ctx = _json_object(context)
+    by_type = []
+    for t in events.EVENT_TYPE_NAMES:
+        own = {f.name: _GEN.get(f.name, zero[f.kind]) for f in events.fields_for(t)}
+        body = _json_object(own)
+        by_type.append(f"event_type = '{t}', concat(substring({body}, 1, length({body}) - 1), "
+                       f"',\"financial_context\":', {ctx}, '}}')")
+    return f"multiIf({', '.join(by_type)}, '')"
+
+
 def load(store: ClickHouseEventStore, n: int) -> float:
     t0 = time.perf_counter()
     cols = [c for c, _ in schema.EVENT_COLUMNS if c in _GEN]
     store.client.command(f"INSERT INTO kernel_events ({', '.join(cols)}) SELECT {_select(cols, {})} "
                          f"FROM numbers({n})")
     ctx_cols = ["event_id", "timestamp_ns", "pid", "tid", "event_type", "transaction_id", "service",
-                "operation", "trace_id", "span_id", "join_method", "join_confidence", "joined_at_ns"]
-    extra = {"transaction_id": _TXN, "service": "'payments'", "operation": "'POST /pay'",
-             "trace_id": "hex(cityHash64(intDiv(number, 20)))", "span_id": "hex(intDiv(number, 20))",
-             "join_method": "'server_recv'", "join_confidence": "0.95", "joined_at_ns": "1"}
+                "operation", "trace_id", "span_id", "join_method", "join_confidence", "joined_at_ns", "event"]
+    context = {"transaction_id": _TXN, "service": "'payments'", "operation": "'POST /pay'",
+               "trace_id": "hex(cityHash64(intDiv(number, 20)))", "span_id": "hex(intDiv(number, 20))",
+               "join_method": "'server_recv'", "join_confidence": "0.95"}
+    extra = {**context, "joined_at_ns": "1", "event": _event_json(context)}
     store.client.command(f"INSERT INTO event_context ({', '.join(ctx_cols)}) SELECT "
-                         f"{_select(ctx_cols, extra)} FROM numbers({n}) WHERE {_JOINED}")
+                         f"{_select(ctx_cols, extra)} FROM numbers({n}) WHERE {_JOINED} "
+                         "SETTINGS output_format_json_quote_64bit_integers = 0")
     store.client.command("OPTIMIZE TABLE kernel_events FINAL")
     store.client.command("OPTIMIZE TABLE event_context FINAL")
     return time.perf_counter() - t0
@@ -96,11 +125,33 @@ def timed(fn, txns: list[str], expect: int) -> dict:
             "queries": len(lat)}
 
 
+def timed_windows(store: ClickHouseEventStore, starts: list[int], use_projections: int) -> dict:
+    """The causal engine's read of every process's events in a window (store_source's query),
+    with the time-ordered projection (what the optimizer picks) or without it (the pid-ordered
+    table), plus the granules each reads (EXPLAIN)."""
+    lat = []
+    settings = {"optimize_use_projections": use_projections}
+    for lo in starts:
+        params = {"lo": lo, "hi": lo + WINDOW_EVENTS * 1000}
+        t0 = time.perf_counter()
+        got = store.client.query_arrow(_EVENTS_SQL, parameters=params, settings=settings)
+        lat.append((time.perf_counter() - t0) * 1000)
+        assert got.num_rows == WINDOW_EVENTS, got.num_rows
+    plan = "\n".join(r[0] for r in store.client.query(
+        f"EXPLAIN indexes = 1, projections = 1 {_EVENTS_SQL}", settings=settings,
+        parameters={"lo": starts[0], "hi": starts[0] + WINDOW_EVENTS * 1000}).result_rows)
+    lat.sort()
+    return {"median_ms": statistics.median(lat), "p95_ms": lat[int(len(lat) * 0.95) - 1],
+            "queries": len(lat), "reads": re.findall(r"ReadFromMergeTree \((.*?)\)", plan)[0],
+            "granules": re.findall(r"Granules: (\d+/\d+)", plan)[-1]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--windows", type=int, default=50)
     a = ap.parse_args()
     data_dir = a.dir or tempfile.mkdtemp(prefix="kprobe-bench-q-")
     store = ClickHouseEventStore(f"chdb://{data_dir}?database=q_ours")
@@ -120,9 +171,16 @@ def main() -> None:
     baseline = timed(lambda t: base.query(
         "SELECT * FROM flat_events WHERE transaction_id = {t:String} ORDER BY timestamp_ns",
         parameters={"t": t}).result_rows, txns, PER_TXN)
+    windows = [BASE_NS + rng.randrange(a.events - WINDOW_EVENTS) * 1000 for _ in range(a.windows)]
+    by_time = timed_windows(store, windows, 1)
+    by_pid = timed_windows(store, windows, 0)
     json.dump({"events": a.events, "load_s": {"ours": load_s, "baseline": base_load_s},
                "ours": ours, "baseline": baseline,
-               "speedup_median": baseline["median_ms"] / ours["median_ms"]}, sys.stdout, indent=2)
+               "speedup_median": baseline["median_ms"] / ours["median_ms"],
+               "window_all_processes": {"events": WINDOW_EVENTS, "by_time_projection": by_time,
+                                        "without_projection": by_pid,
+                                        "speedup_median": by_pid["median_ms"] / by_time["median_ms"]}},
+              sys.stdout, indent=2)
     print()
 
 

@@ -28,6 +28,27 @@ _TXN_NAMES = tuple(n for n, _ in schema.TRANSACTION_COLUMNS)
 _CTX_FIELDS = tuple(f.name for f in events.CONTEXT_FIELDS)
 _ZERO = {"int": 0, "uint": 0, "float": 0.0, "bool": False, "str": "", "enum": ""}
 _EVENT_DEFAULTS = {f.name: _ZERO[f.kind] for f in events.EVENT_FIELDS}
+_TRANSACTION_EVENTS_SQL = (
+    "SELECT event FROM event_context WHERE transaction_id = {t:String} "
+    "ORDER BY joined_at_ns DESC LIMIT 1 BY event_id"
+)
+# contexts written before event_context carried the event (schema migration 4)
+_STORED_EVENTS_OF_TRANSACTION_SQL = (
+    "SELECT " + ", ".join(f"e.`{n}`" for n in _EVENT_NAMES[:-2]) + ", c.ctx FROM kernel_events AS e "
+    "INNER JOIN (SELECT event_id AS ctx_event_id, argMax(tuple(" + ", ".join(_CTX_FIELDS) + "), "
+    "joined_at_ns) AS ctx FROM event_context WHERE transaction_id = {t:String} "
+    "GROUP BY event_id) AS c ON e.event_id = c.ctx_event_id "
+    "WHERE (e.pid, e.timestamp_ns) IN (SELECT pid, timestamp_ns FROM event_context "
+    "WHERE transaction_id = {t:String}) ORDER BY e.timestamp_ns, e.event_id LIMIT 1 BY e.event_id "
+    "SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_named_tuples_as_objects = 0"
+)
+
+
+def _event_json(ev: Mapping[str, Any], ctx: Mapping[str, Any]) -> str:
+    """The joined event as transaction_events returns it (its type's fields, the context)."""
+    own = {f.name: ev.get(f.name, _EVENT_DEFAULTS[f.name]) for f in events.fields_for(ev["event_type"])}
+    own["financial_context"] = {f: ctx[f] for f in _CTX_FIELDS}
+    return json.dumps(own, separators=(",", ":"))
 
 
 class EventStore(Protocol):
@@ -181,10 +202,10 @@ class ClickHouseEventStore:
         self._last_joined_at = now
         rows = [
             [ev["event_id"], ev["timestamp_ns"], ev["pid"], ev["tid"], ev["event_type"],
-             *(ctx[f] for f in _CTX_FIELDS), now]
+             *(ctx[f] for f in _CTX_FIELDS), now, _event_json(ev, ctx)]
             for ev, ctx in joined
         ]
-        self._insert("event_context", _CONTEXT_NAMES, rows, token)
+        self._insert("event_context", (*_CONTEXT_NAMES, "event"), rows, token)
 
     def write_transactions(self, txns: Sequence[Transaction], token: str | None = None) -> None:
         now = time.time_ns()
@@ -227,29 +248,28 @@ class ClickHouseEventStore:
         }
 
     def transaction_events(self, transaction_id: str) -> list[dict[str, Any]]:
-        # One round trip: the transaction's context rows (primary key of event_context) name
-        # the (pid, timestamp_ns) points to read from kernel_events (its primary key). The
-        # latest context row per event wins; a revoked one (join_method '') hides the event.
-        # JSONCompactEachRow skips clickhouse-connect's per-column decoding: 2x faster here.
-        cols = ", ".join(f"e.`{n}`" for n in _EVENT_NAMES[:-2])
-        q = (f"SELECT {cols}, c.ctx FROM kernel_events AS e INNER JOIN ("
-             "SELECT event_id AS ctx_event_id, argMax(tuple(" + ", ".join(_CTX_FIELDS) + "), "
-             "joined_at_ns) AS ctx FROM event_context WHERE transaction_id = {t:String} "
-             "GROUP BY event_id) AS c ON e.event_id = c.ctx_event_id "
-             "WHERE (e.pid, e.timestamp_ns) IN (SELECT pid, timestamp_ns FROM event_context "
-             f"WHERE transaction_id = {{t:String}}) AND tupleElement(c.ctx, {_CTX_FIELDS.index('join_method') + 1}) != '' "
-             "ORDER BY e.timestamp_ns, e.event_id LIMIT 1 BY e.event_id "
-             "SETTINGS output_format_json_quote_64bit_integers = 0, "
-             "output_format_json_named_tuples_as_objects = 0")
-        raw = self.client.raw_query(q, parameters={"t": transaction_id}, fmt="JSONCompactEachRow")
-        names = _EVENT_NAMES[:-2]
+        # One primary-key range of one table, one column: event_context holds each joined event
+        # whole. The latest context row per event wins; a revoked one (join_method '') hides it.
+        stored = [json.loads(line) for line in self.client.raw_query(
+            _TRANSACTION_EVENTS_SQL, parameters={"t": transaction_id}, fmt="JSONCompactEachRow").splitlines()]
+        if any(not row[0] for row in stored):
+            return self._stored_events_of_transaction(transaction_id)
+        out = [ev for ev in (json.loads(row[0]) for row in stored) if ev["financial_context"]["join_method"]]
+        out.sort(key=lambda e: (e["timestamp_ns"], e["event_id"]))
+        return out
+
+    def _stored_events_of_transaction(self, transaction_id: str) -> list[dict[str, Any]]:
+        """Contexts from before migration 4: the events come from kernel_events."""
+        raw = self.client.raw_query(_STORED_EVENTS_OF_TRANSACTION_SQL, parameters={"t": transaction_id},
+                                    fmt="JSONCompactEachRow")
         out = []
         for line in raw.splitlines():
             *vals, ctx = json.loads(line)
-            d = dict(zip(names, vals, strict=True))
+            d = dict(zip(_EVENT_NAMES[:-2], vals, strict=True))
             ev = {f.name: d[f.name] for f in events.fields_for(d["event_type"])}
             ev["financial_context"] = dict(zip(_CTX_FIELDS, ctx, strict=True))
-            out.append(ev)
+            if ev["financial_context"]["join_method"]:
+                out.append(ev)
         return out
 
     def events_in_range(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
+from causal_processor.causal.store_source import _EVENTS_SQL, StoreSource
 from causal_processor.storage import schema
 from causal_processor.storage.clickhouse import StorageError, connect, split_dsn
 from causal_processor.storage.records import Transaction, span_row
-from causal_processor.storage.store import batch_token
+from causal_processor.storage.store import ClickHouseEventStore, batch_token
 from kprobe import events, otlp
 
 
@@ -34,10 +36,41 @@ def test_migrations_are_idempotent(store):
             "event_context", "transactions", "schema_migrations", "otel_metrics_sum",
             "otel_metrics_gauge"} <= tables
     versions = store.client.query("SELECT version FROM schema_migrations ORDER BY version").result_rows
-    assert versions == [(1,), (2,), (3,)]
+    assert versions == [(1,), (2,), (3,), (4,)]
     for table in ("otel_traces", "kernel_events", "event_context", "transactions"):
         ddl = store.client.query(f"SHOW CREATE TABLE {table}").result_rows[0][0]
         assert "TTL" in ddl and "toIntervalDay(30)" in ddl, table
+    ddl = store.client.query("SHOW CREATE TABLE kernel_events").result_rows[0][0]
+    assert "PROJECTION by_time" in ddl
+    context_columns = [r[0] for r in store.client.query(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'event_context'"
+        ).result_rows]
+    assert context_columns == [*(n for n, _ in schema.CONTEXT_COLUMNS), "event"]
+
+
+def test_contexts_written_before_migration_4_get_their_events(dsn):
+    """A database of the previous schema: its event_context rows carry no event; the events of
+    such a transaction are read from kernel_events."""
+    client = connect(dsn)
+    client.command(schema._MIGRATIONS_TABLE)
+    for m in schema.migrations(30)[:3]:
+        for stmt in m.statements:
+            client.command(stmt)
+        client.insert("schema_migrations", [[m.version, m.name, 0]], column_names=["version", "name", "applied_at"])
+    now = time.time_ns()
+    evs = [events.make_event("TCPSend", pid=7, tid=8, timestamp_ns=now + i, fd=4, bytes=10 + i, ret=10 + i,
+                             saddr="10.0.0.1", sport=80, daddr="10.0.0.2", dport=9000) for i in range(5)]
+    store = ClickHouseEventStore(dsn, migrate=False)
+    store.write_events(evs, {7: {"service.name": "payments"}})
+    client.insert("event_context", [[e["event_id"], e["timestamp_ns"], 7, 8, "TCPSend",
+                                     *(_ctx("pay-old")[f.name] for f in events.CONTEXT_FIELDS), 1] for e in evs],
+                  column_names=[n for n, _ in schema.CONTEXT_COLUMNS])
+    assert schema.migrate(client) == [4]
+    got = store.transaction_events("pay-old")
+    assert [{k: v for k, v in e.items() if k != "financial_context"} for e in got] == [
+        {k: v for k, v in e.items() if k != "financial_context"} for e in evs]
+    assert {e["financial_context"]["transaction_id"] for e in got} == {"pay-old"}
+    store.close()
 
 
 def test_otel_traces_has_the_collector_exporter_columns(store):
@@ -139,3 +172,32 @@ def test_a_revoked_context_hides_the_event_from_its_old_transaction(store):
     store.write_contexts([(ev, _ctx("new-txn"))])
     assert store.transaction_events("old-txn") == []
     assert [e["event_id"] for e in store.transaction_events("new-txn")] == [ev["event_id"]]
+
+
+def test_a_time_window_over_every_process_reads_the_time_ordered_projection(store):
+    """kernel_events is ordered by pid first: a window across 8 interleaved processes would read
+    a granule per pid; the causal engine's window read goes to the by_time projection instead."""
+    base = 1_800_000_000_000_000_000
+    store.client.command(
+        "INSERT INTO kernel_events (event_id, timestamp_ns, pid, tid, event_type, comm) SELECT "
+        f"cityHash64(number), {base} + number * 1000, 1000 + number % 8, 1, 'PageFault', 'w' "
+        "FROM numbers(200000)")
+    lo, hi = base + 100_000_000, base + 101_000_000  # 1 ms: 1000 events of all 8 processes
+    params = {"lo": lo, "hi": hi}
+
+    def plan(use_projections: int) -> str:
+        rows = store.client.query(f"EXPLAIN indexes = 1, projections = 1 {_EVENTS_SQL}", parameters=params,
+                                  settings={"optimize_use_projections": use_projections}).result_rows
+        return "\n".join(r[0] for r in rows)
+
+    def granules(text: str) -> int:
+        return int(re.findall(r"Granules: (\d+)/\d+", text)[-1])
+
+    with_projection, without = plan(1), plan(0)
+    assert "ReadFromMergeTree (by_time)" in with_projection and "by_time" not in without
+    assert granules(with_projection) <= 2 < 8 <= granules(without)
+    got = StoreSource(store).events_between(lo, hi)
+    expected = store.client.query("SELECT event_id FROM kernel_events WHERE timestamp_ns >= {lo:UInt64} AND "
+                                  "timestamp_ns < {hi:UInt64}", parameters=params,
+                                  settings={"optimize_use_projections": 0}).result_rows
+    assert len(got) == 1000 and sorted(got.event_id.tolist()) == sorted(r[0] for r in expected)
