@@ -252,6 +252,15 @@ _TIME_PROJECTION = (
 )
 _FILL_TIME_PROJECTION = "ALTER TABLE kernel_events MATERIALIZE PROJECTION by_time"
 
+# the contexts of a time window (the causal engine's and events_in_range's reads) without the
+# event copy: event_context is ordered by transaction id, unrelated to time
+_CONTEXT_TIME_PROJECTION = (
+    "ALTER TABLE event_context MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'",
+    "ALTER TABLE event_context ADD PROJECTION IF NOT EXISTS by_time (SELECT event_id, timestamp_ns, "
+    f"joined_at_ns, {', '.join(f.name for f in events.CONTEXT_FIELDS)} ORDER BY timestamp_ns, event_id)",
+)
+_FILL_CONTEXT_TIME_PROJECTION = "ALTER TABLE event_context MATERIALIZE PROJECTION by_time"
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -273,6 +282,8 @@ def migrations(retention_days: int) -> tuple[Migration, ...]:
             _otel_metrics("sum", retention_days), _otel_metrics("gauge", retention_days))),
         Migration(4, "event_context carries its event; kernel_events time-ordered projection",
                   (_CONTEXT_EVENT, *_TIME_PROJECTION), (_FILL_TIME_PROJECTION,)),
+        Migration(5, "event_context time-ordered projection (contexts of a window)",
+                  _CONTEXT_TIME_PROJECTION, (_FILL_CONTEXT_TIME_PROJECTION,)),
     )
 
 

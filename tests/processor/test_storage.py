@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from causal_processor.causal.store_source import _EVENTS_SQL, StoreSource
+from causal_processor.causal.store_source import _CONTEXT_SQL, _EVENTS_SQL, StoreSource
 from causal_processor.storage import schema
 from causal_processor.storage.clickhouse import StorageError, connect, split_dsn
 from causal_processor.storage.records import Transaction, span_row
@@ -36,12 +36,12 @@ def test_migrations_are_idempotent(store):
             "event_context", "transactions", "schema_migrations", "otel_metrics_sum",
             "otel_metrics_gauge"} <= tables
     versions = store.client.query("SELECT version FROM schema_migrations ORDER BY version").result_rows
-    assert versions == [(1,), (2,), (3,), (4,)]
+    assert versions == [(1,), (2,), (3,), (4,), (5,)]
     for table in ("otel_traces", "kernel_events", "event_context", "transactions"):
         ddl = store.client.query(f"SHOW CREATE TABLE {table}").result_rows[0][0]
         assert "TTL" in ddl and "toIntervalDay(30)" in ddl, table
-    ddl = store.client.query("SHOW CREATE TABLE kernel_events").result_rows[0][0]
-    assert "PROJECTION by_time" in ddl
+    for table in ("kernel_events", "event_context"):
+        assert "PROJECTION by_time" in store.client.query(f"SHOW CREATE TABLE {table}").result_rows[0][0]
     context_columns = [r[0] for r in store.client.query(
         "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'event_context'"
         ).result_rows]
@@ -65,7 +65,7 @@ def test_contexts_written_before_migration_4_get_their_events(dsn):
     client.insert("event_context", [[e["event_id"], e["timestamp_ns"], 7, 8, "TCPSend",
                                      *(_ctx("pay-old")[f.name] for f in events.CONTEXT_FIELDS), 1] for e in evs],
                   column_names=[n for n, _ in schema.CONTEXT_COLUMNS])
-    assert schema.migrate(client) == [4]
+    assert schema.migrate(client) == [4, 5]
     got = store.transaction_events("pay-old")
     assert [{k: v for k, v in e.items() if k != "financial_context"} for e in got] == [
         {k: v for k, v in e.items() if k != "financial_context"} for e in evs]
@@ -174,30 +174,37 @@ def test_a_revoked_context_hides_the_event_from_its_old_transaction(store):
     assert [e["event_id"] for e in store.transaction_events("new-txn")] == [ev["event_id"]]
 
 
-def test_a_time_window_over_every_process_reads_the_time_ordered_projection(store):
-    """kernel_events is ordered by pid first: a window across 8 interleaved processes would read
-    a granule per pid; the causal engine's window read goes to the by_time projection instead."""
+def test_a_time_window_over_every_process_reads_the_time_ordered_projections(store):
+    """kernel_events is ordered by pid first, event_context by transaction id: a window across 8
+    interleaved processes would read a granule per pid, and every granule of the contexts; the
+    causal engine's window reads go to the by_time projections instead."""
     base = 1_800_000_000_000_000_000
     store.client.command(
         "INSERT INTO kernel_events (event_id, timestamp_ns, pid, tid, event_type, comm) SELECT "
         f"cityHash64(number), {base} + number * 1000, 1000 + number % 8, 1, 'PageFault', 'w' "
         "FROM numbers(200000)")
+    store.client.command(
+        "INSERT INTO event_context (event_id, timestamp_ns, pid, tid, event_type, transaction_id, service, "
+        f"join_method, joined_at_ns) SELECT cityHash64(number), {base} + number * 1000, 1000 + number % 8, 1, "
+        "'PageFault', hex(cityHash64(intDiv(number, 20))), 'payments', 'server_recv', 1 FROM numbers(200000)")
     lo, hi = base + 100_000_000, base + 101_000_000  # 1 ms: 1000 events of all 8 processes
     params = {"lo": lo, "hi": hi}
 
-    def plan(use_projections: int) -> str:
-        rows = store.client.query(f"EXPLAIN indexes = 1, projections = 1 {_EVENTS_SQL}", parameters=params,
+    def plan(sql: str, use_projections: int) -> str:
+        rows = store.client.query(f"EXPLAIN indexes = 1, projections = 1 {sql}", parameters=params,
                                   settings={"optimize_use_projections": use_projections}).result_rows
         return "\n".join(r[0] for r in rows)
 
     def granules(text: str) -> int:
         return int(re.findall(r"Granules: (\d+)/\d+", text)[-1])
 
-    with_projection, without = plan(1), plan(0)
-    assert "ReadFromMergeTree (by_time)" in with_projection and "by_time" not in without
-    assert granules(with_projection) <= 2 < 8 <= granules(without)
+    for sql in (_EVENTS_SQL, _CONTEXT_SQL):
+        with_projection, without = plan(sql, 1), plan(sql, 0)
+        assert "ReadFromMergeTree (by_time)" in with_projection and "by_time" not in without
+        assert granules(with_projection) <= 2 < 8 <= granules(without)
     got = StoreSource(store).events_between(lo, hi)
-    expected = store.client.query("SELECT event_id FROM kernel_events WHERE timestamp_ns >= {lo:UInt64} AND "
-                                  "timestamp_ns < {hi:UInt64}", parameters=params,
-                                  settings={"optimize_use_projections": 0}).result_rows
-    assert len(got) == 1000 and sorted(got.event_id.tolist()) == sorted(r[0] for r in expected)
+    expected = dict(store.client.query(
+        "SELECT event_id, transaction_id FROM event_context WHERE timestamp_ns >= {lo:UInt64} AND "
+        "timestamp_ns < {hi:UInt64}", parameters=params, settings={"optimize_use_projections": 0}).result_rows)
+    assert len(got) == len(expected) == 1000
+    assert dict(zip(got.event_id.tolist(), got.txn.tolist(), strict=True)) == expected
