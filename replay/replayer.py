@@ -37,9 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from replay import buffers
+from replay import buffers, futexes
 from replay import ptrace_ops as pt
 from replay.auxv import fix_auxv
+from replay.futexes import FutexTable
 from replay.inject import Rule
 from replay.launch import spawn
 from replay.netmodel import NetModel
@@ -72,6 +73,10 @@ _CLOCKS = frozenset((NR["clock_gettime"], NR["gettimeofday"], NR["time"]))
 _OPEN_CALLS = frozenset((NR["open"], NR["openat"], NR["creat"], NR["openat2"]))
 _REALTIME = frozenset((0, 5, 8, 11))  # REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
 _CPU_CLOCKS = frozenset((2, 3))
+# how often these run depends on the interleaving (a thread waiting for the GIL reads the
+# clock): a fuzzed replay answers them apart from the thread's recorded stream
+_REPRIORITISE = 0.02
+_INTERLEAVING = _CLOCKS | frozenset((NR["futex"], NR["getpid"], NR["gettid"], NR["getppid"]))
 _POLLS = frozenset((NR["poll"], NR["ppoll"]))
 _POLLIN, _POLLOUT = 0x1, 0x4
 _MONOTONIC = frozenset((1, 4, 6, 7))
@@ -155,6 +160,11 @@ class _T:
     free: bool = False
     calls: int = 0
     free_idx: int = 0  # where this thread left the recording
+    seq: int = 0  # creation order (the fuzz scheduler's stable name for it)
+    priority: float = 0.0  # fuzzing: the ready thread with the highest runs
+    real_wait: bool = False  # fuzzing: off script, in a real call that may wait on others
+    blocked: bool = False  # waiting on a futex the tracer keeps (fuzzing)
+    clear_tid: int = 0  # address the kernel zeroes and wakes when the thread exits
     vt: int = 0  # its time on the changed timeline (ns since the recording started)
 
 
@@ -166,26 +176,18 @@ class Replayer:
         self.opts = opts or ReplayOptions()
         self.events = rec.events
         self.rng = random.Random(self.opts.seed)
+        self.fuzz = self.opts.fuzz_seed is not None
+        self.sched = random.Random(self.opts.fuzz_seed)
+        self.futexes = FutexTable()
+        self.thread_seq = 0
 
     # -- setup -------------------------------------------------------------------------------
     def _build_order(self) -> list[int]:
         # the recording is in the order the threads' entries happened, one thread at a time
         ordered = [i for i, e in enumerate(self.events)
                    if e.nr != SIGNAL_NR and not e.x.get("initial")]
-        if self.opts.fuzz_seed is None:
-            return ordered
-        # Fuzzing: random adjacent swaps of events of different threads, never moving a
-        # thread's first event before the fork that created it. The seed fixes the order,
-        # and the replay enforces it, so a failing seed fails every time.
-        rng = random.Random(self.opts.fuzz_seed)
-        order = list(ordered)
-        for _ in range(len(order) * 2 if len(order) > 1 else 0):
-            j = rng.randrange(len(order) - 1)
-            a, b = self.events[order[j]], self.events[order[j + 1]]
-            if a.tid == b.tid or (a.nr in FORKS and a.ret == b.tid):
-                continue
-            order[j], order[j + 1] = order[j + 1], order[j]
-        return order
+        # fuzzing: no recorded order; a seeded scheduler picks who runs (see _dispatch_fuzz)
+        return [] if self.fuzz else ordered
 
     def run(self) -> ReplayOutcome:
         meta = self.rec.meta
@@ -329,7 +331,9 @@ class Replayer:
             return progress_mark, last_progress
         tid, status = got
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-            self.threads.pop(tid, None)
+            gone = self.threads.pop(tid, None)
+            if self.fuzz and gone is not None:
+                self._thread_gone(tid, gone)
             if tid == self.root:
                 self._root_status = os.waitstatus_to_exitcode(status)
             if self.running == tid:
@@ -356,7 +360,8 @@ class Replayer:
                 os.kill(tid, signal.SIGKILL)
 
     def _add_thread(self, tid: int, rtid: int, tgid: int) -> _T:
-        th = _T(rtid, tgid)
+        th = _T(rtid, tgid, seq=self.thread_seq, priority=self.sched.random())
+        self.thread_seq += 1
         self.threads[tid] = th
         self.real_of[rtid] = tid
         return th
@@ -382,6 +387,9 @@ class Replayer:
 
     def _dispatch(self) -> None:
         """Nobody has the turn: resume the thread whose event is next in the order."""
+        if self.fuzz:
+            self._dispatch_fuzz()
+            return
         while self.running is None:
             self._advance_turn()
             if self.turn >= len(self.order):
@@ -412,7 +420,7 @@ class Replayer:
 
     def _park(self, tid: int, th: _T) -> None:
         """The thread's call is done: it waits, stopped, until its next event's turn."""
-        if th.free or not self.started:
+        if (th.free and not self.fuzz) or not self.started:
             pt.cont(tid)
             return
         th.parked = True
@@ -447,6 +455,131 @@ class Replayer:
     def _later(self, ns: int, tid: int, action: Callable[[], None]) -> None:
         self.timers.append((time.monotonic() + ns / 1e9, tid, action))
 
+    # -- fuzzing: a seeded scheduler and futexes kept by the tracer -----------------------
+    def _dispatch_fuzz(self) -> None:
+        """Nobody runs: the ready thread with the highest seeded priority runs, as in rr's
+        chaos mode; priorities are redrawn now and then. Starving a thread for long
+        stretches is what exposes order violations; the seed fixes every choice."""
+        while self.running is None:
+            if any(not (t.parked or t.held or t.blocked or t.real_wait)
+                   for t in self.threads.values()):
+                return  # choose only once every stop is in (a new thread's first one, say)
+            ready = sorted((-t.priority, t.seq, tid) for tid, t in self.threads.items()
+                           if (t.parked or t.held) and not t.blocked)
+            if not ready:
+                expired = self.futexes.expire()
+                if expired is None:
+                    return
+                self._futex_return(*expired)
+                continue
+            if len(ready) > 1 and self.sched.random() < _REPRIORITISE:
+                self.threads[ready[self.sched.randrange(len(ready))][2]].priority = \
+                    self.sched.random()
+                continue
+            tid = ready[0][2]
+            th = self.threads[tid]
+            self.running = tid
+            if th.held:
+                th.held = False
+                th.calls -= 1
+                self._on_entry(tid, th, th.regs)
+            else:
+                th.parked = False
+                pt.cont(tid)
+
+    def _fuzz_entry(self, tid: int, th: _T, regs: pt.Regs) -> None:
+        """A fuzzed replay matches each thread's calls against its own recorded stream only;
+        futexes, clock and pid reads depend on the interleaving and are answered apart."""
+        th.real_wait = False
+        if self.running not in (None, tid):
+            th.held, th.regs = True, regs  # back from a real call that waited: queue up
+            return
+        self.running = tid
+        nr = regs.orig_rax
+        if nr == NR["futex"]:
+            self._model_futex(tid, th, regs)
+            return
+        if th.free:
+            self._free_call(tid, th, regs)
+            return
+        q = self.queues.get(th.rtid)
+        while q and (self.events[q[0]].nr == SIGNAL_NR or (self.events[q[0]].nr in _INTERLEAVING
+                     and self.events[q[0]].nr != nr)):
+            self._consume(q[0])
+        if nr in _INTERLEAVING and not (q and not self._mismatch(th, regs, self.events[q[0]])
+                                        and self._same_clock(regs, self.events[q[0]])):
+            self._loose_answer(tid, th, regs)
+            return
+        if not q:
+            self._diverge(tid, th, regs, None, "the recording has no more calls for this thread")
+            return
+        problem = self._mismatch(th, regs, self.events[q[0]])
+        if problem:
+            self._diverge(tid, th, regs, q[0], problem)
+            return
+        self._serve(tid, th, q[0], regs)
+
+    @staticmethod
+    def _same_clock(regs: pt.Regs, ev: Event) -> bool:
+        return regs.orig_rax != NR["clock_gettime"] or regs.rdi == ev.args[0]
+
+    def _loose_answer(self, tid: int, th: _T, regs: pt.Regs) -> None:
+        """A clock or pid read the thread's stream does not have here: the recorded
+        identity, or the clock's last value served (the first recorded one before that)."""
+        nr, args = regs.orig_rax, list(pt.syscall_args(regs))
+        rtgid = self.rtgid_of(th.rtid)
+        if nr in (NR["gettid"], NR["getpid"], NR["getppid"]):
+            ret = {NR["gettid"]: th.rtid, NR["getpid"]: rtgid}.get(nr, self.ppids.get(rtgid, 1))
+            self._set_result(tid, regs, ret)
+            return
+        clock = args[0] if nr == NR["clock_gettime"] else 0
+        ns = self.last_time.get(clock)
+        if ns is None:
+            first = next((e for e in self.events if e.nr == nr and e.outs
+                          and (nr != NR["clock_gettime"] or e.args[0] == clock)), None)
+            ns = _ts(self.rec.data(first.outs[0][2]), 1 if nr == NR["clock_gettime"] else 1000) \
+                if first is not None else 0
+        if nr == NR["clock_gettime"]:
+            self.mem.write(th.tgid, args[1], _pack_ts(ns, 1_000_000_000))
+        elif nr == NR["gettimeofday"] and args[0]:
+            self.mem.write(th.tgid, args[0], _pack_ts(ns, 1_000_000))
+        self._set_result(tid, regs, ns // 1_000_000_000 if nr == NR["time"] else 0)
+
+    def _model_futex(self, tid: int, th: _T, regs: pt.Regs) -> None:
+        args = pt.syscall_args(regs)
+        op, key = args[1] & 0x7F, (th.tgid, args[0])
+        if op not in futexes.MODELLED:
+            pt.cont(tid)  # requeue, PI locks: the kernel's
+            return
+        bits = args[5] if op in (futexes.WAIT_BITSET, futexes.WAKE_BITSET) else futexes.ALL_BITS
+        if op in (futexes.WAKE, futexes.WAKE_BITSET):
+            woken = self.futexes.wake(key, args[2] & 0x7FFFFFFF, bits)
+            for w in woken:
+                self._futex_return(w, 0)
+            self._set_result(tid, regs, len(woken))
+        elif self.mem.read_u32(th.tgid, args[0]) != args[2] & 0xFFFFFFFF:
+            self._set_result(tid, regs, -futexes.EAGAIN)
+        else:
+            self.futexes.wait(tid, key, bits, timed=bool(args[3]))
+            th.blocked, th.regs = True, regs
+            self.running = None
+
+    def _futex_return(self, tid: int, ret: int) -> None:
+        th = self.threads.get(tid)
+        if th is None:
+            return
+        th.blocked, th.parked = False, True
+        th.regs.orig_rax = _SKIP
+        th.regs.rax = ret & _MASK
+        pt.setregs(tid, th.regs)
+
+    def _thread_gone(self, tid: int, th: _T) -> None:
+        """The kernel zeroed the exited thread's clear-tid word and woke its joiners."""
+        self.futexes.drop(tid)
+        if th.clear_tid:
+            for w in self.futexes.wake((th.tgid, th.clear_tid), 1 << 30):
+                self._futex_return(w, 0)
+
     # -- stops -------------------------------------------------------------------------------
     def _on_stop(self, tid: int, status: int) -> None:
         sig = os.WSTOPSIG(status)
@@ -473,10 +606,11 @@ class Replayer:
             self._park(tid, th)  # a new thread's first stop: it runs in its turn
         else:
             code, spid = pt.siginfo_code_pid(tid)
-            # forward what the tree caused itself (faults, its own kills, child exits) and
-            # the recorded signals this replay delivers; drop signals from outside
-            forward = (sig in _SYNC_SIGNALS or spid in self.threads
-                       or (code > 0 and sig != signal.SIGSTOP) or (tid, sig) in self.own_signals)
+            # forward what the tree caused itself (faults, child exits; an off-script thread's
+            # own kills) and the recorded signals this replay delivers; a thread on script
+            # gets other signals only where the recording has them; drop signals from outside
+            forward = (sig in _SYNC_SIGNALS or (tid, sig) in self.own_signals or (th.free and (
+                spid in self.threads or (code > 0 and sig != signal.SIGSTOP))))
             self.own_signals.discard((tid, sig))
             self._resume(tid, th, sig if forward else 0)
 
@@ -509,6 +643,7 @@ class Replayer:
         rchild = ev.ret if ev is not None and ev.ret > 0 else child
         nth = self._add_thread(child, rchild, pt.tgid_of(child))
         nth.free = th.free
+        nth.clear_tid = self._clear_tid(tid, th)
         if idx is not None:
             self._consume(idx)
         if child in self.pending_new:
@@ -517,6 +652,18 @@ class Replayer:
         else:
             self.first_stop.add(child)
         self._resume(tid, th)
+
+    def _clear_tid(self, tid: int, th: _T) -> int:
+        """The child's CLONE_CHILD_CLEARTID address, from the parent's clone arguments."""
+        regs = pt.getregs(tid)
+        if regs.orig_rax == NR["clone3"]:
+            flags = self.mem.read_u64(th.tgid, regs.rdi)
+            ctid = self.mem.read_u64(th.tgid, regs.rdi + 16)
+        elif regs.orig_rax == NR["clone"]:
+            flags, ctid = regs.rdi, regs.r10
+        else:
+            return 0
+        return ctid if flags & futexes.CLONE_CHILD_CLEARTID else 0
 
     def _on_exit(self, tid: int, th: _T) -> None:
         self._finish_exit(tid, th, pt.getregs(tid))
@@ -552,6 +699,9 @@ class Replayer:
     def _on_entry(self, tid: int, th: _T, regs: pt.Regs | None = None) -> None:
         th.calls += 1
         regs = regs if regs is not None else pt.getregs(tid)
+        if self.fuzz:
+            self._fuzz_entry(tid, th, regs)
+            return
         if self.free or th.free:
             self._free_call(tid, th, regs)
             return
@@ -698,7 +848,7 @@ class Replayer:
         th.vt = self.net.time_before(q[0]) if q else (self.events[-1].t if self.events else 0)
         while q:
             self.consumed[q.popleft()] = 1
-        if self.running is not None and self.threads.get(self.running) is th:
+        if not self.fuzz and self.running is not None and self.threads.get(self.running) is th:
             self.running = None
 
     # -- serving -----------------------------------------------------------------------------
@@ -1048,6 +1198,9 @@ class Replayer:
             th.serving, th.on_exit = None, None
             pt.syscall(tid)
         else:
+            if self.fuzz and self.running == tid and gives_turn(nr, args):
+                self.running = None  # a real call that may wait: the others go on meanwhile
+                th.real_wait = True
             pt.cont(tid)
 
     def _rewrite_path(self, tid: int, th: _T, regs: pt.Regs, args: list[int], arg: int,
@@ -1159,6 +1312,10 @@ class Replayer:
         if nr in WRITES:
             self._set_result(tid, regs, args[2] if nr in (NR["write"], NR["sendto"]) else 0)
             return True
+        if nr == NR["getsockopt"] and args[3] and args[4]:
+            # SO_ERROR after a non-blocking connect and the like: the modelled peer is fine
+            size = min(self.mem.read_u32(th.tgid, args[4]), 64)
+            self.mem.write(th.tgid, args[3], bytes(size))
         if nr in (NR["shutdown"], NR["setsockopt"], NR["getsockopt"], NR["getsockname"],
                   NR["getpeername"], NR["fcntl"], NR["ioctl"]):
             self._set_result(tid, regs, 0)

@@ -9,7 +9,8 @@ import threading
 import time
 
 import pytest
-from replay_helpers import CORPUS, PY, kprobe, needs_tracing
+from replay_helpers import CORPUS, KPROBE, PY, kprobe, needs_tracing
+from service_driver import run_service
 
 from replay.recording import Recording
 from replay.replayer import ReplayOptions
@@ -100,3 +101,24 @@ def test_http_request_replays_with_server_gone(tmp_path):
     assert recorded.returncode == 0, recorded.stderr
     _assert_replays(rec, recorded, 3)
 
+
+
+def test_testbed_settlement_service_handling_a_payment_twenty_times(tmp_path):
+    """The testbed's settlement-svc (waitress, 32 worker threads woken through futexes, flock +
+    write + fsync, OTel spans) answers one payment from this test, then gets SIGTERM. Replays
+    run with the client gone, the ledger deleted and no network, 20 times in a row, the last
+    ten with random delays in the tracer: one thread runs at a time, in the recorded order."""
+    native = []
+    for i in range(2):
+        (tmp_path / f"n{i}").mkdir()
+        native.append(run_service([], str(tmp_path / f"n{i}"))[0])
+    assert native[0].stdout != native[1].stdout  # ports bound to 0: differ every run
+    rec = str(tmp_path / "settlement.kpr")
+    work = tmp_path / "rec"
+    work.mkdir()
+    recorded, answers, _ = run_service([*KPROBE, "record", "-q", "-o", rec, "--"], str(work))
+    assert answers == [{"settled": True, "entry": 1}] and recorded.returncode == 0
+    assert recorded.stdout.startswith(b"READY port="), recorded.stderr
+    (work / "ledger.log").unlink()
+    _assert_replays(rec, recorded, 10)
+    _assert_replays(rec, recorded, 10, jitter_ms=0.2)
