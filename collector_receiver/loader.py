@@ -55,6 +55,10 @@ def _of(event_type: str) -> tuple[str, ...]:
     return tuple(n for n, t in SYSCALLS.items() if t == event_type)
 
 
+# A wakeup inside a timer callback is the timer's, not the interrupted task's.
+_TIMER_EXPIRY = ("timer:hrtimer_expire_entry", "timer:hrtimer_expire_exit",
+                 "timer:timer_expire_entry", "timer:timer_expire_exit")
+
 TYPE_TRACEPOINTS: dict[str, tuple[str, ...]] = {
     "SyscallRead": _syscalls(*_of("SyscallRead")),
     "SyscallWrite": _syscalls(*_of("SyscallWrite")),
@@ -65,8 +69,8 @@ TYPE_TRACEPOINTS: dict[str, tuple[str, ...]] = {
     # Retransmits are attributed to the traced thread that connected or last used the socket.
     "TCPRetransmit": ("tcp:tcp_retransmit_skb", "sock:inet_sock_set_state",
                       "sock:sock_send_length", "sock:sock_recv_length"),
-    "SchedSwitch": ("sched:sched_switch", "sched:sched_waking"),
-    "SchedWakeup": ("sched:sched_switch", "sched:sched_waking"),
+    "SchedSwitch": ("sched:sched_switch", "sched:sched_waking", *_TIMER_EXPIRY),
+    "SchedWakeup": ("sched:sched_switch", "sched:sched_waking", *_TIMER_EXPIRY),
     "PageFault": ("exceptions:page_fault_user",),
     "MemoryReclaim": (
         "vmscan:mm_vmscan_direct_reclaim_begin", "vmscan:mm_vmscan_direct_reclaim_end",

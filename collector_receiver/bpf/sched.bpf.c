@@ -3,7 +3,10 @@
  * taken from sched:sched_waking, which runs in the waker's context; the
  * run-queue wait is waking..switch-in (the whole interval when preempted).
  * SchedWakeup is emitted with its SchedSwitch, for intervals that pass the
- * min_offcpu_ns threshold, so each recorded wait has its cause. */
+ * min_offcpu_ns threshold, so each recorded wait has its cause.
+ * A timer's wakeup (a sleep, a poll or futex timeout) runs in the interrupt, in
+ * whatever task it landed on: while a timer callback runs on this CPU the waker
+ * is the timer (pid 0, comm "timer"), never the task it interrupted. */
 struct kp_offcpu {
     u64 ts;
     u64 waking_ts;
@@ -19,6 +22,47 @@ struct kp_offcpu {
 };
 
 BPF_HASH(kp_offcpu, u32, struct kp_offcpu, 65536);
+BPF_PERCPU_ARRAY(kp_in_timer, u32, 1); /* timer callbacks running on this CPU (they nest) */
+
+static __always_inline void kp_timer_depth(int delta)
+{
+    u32 k = 0;
+    u32 *d = kp_in_timer.lookup(&k);
+    if (d && (delta > 0 || *d > 0))
+        *d += delta;
+}
+
+#ifdef KP_TP_timer__hrtimer_expire_entry
+TRACEPOINT_PROBE(timer, hrtimer_expire_entry)
+{
+    kp_timer_depth(1);
+    return 0;
+}
+#endif
+
+#ifdef KP_TP_timer__hrtimer_expire_exit
+TRACEPOINT_PROBE(timer, hrtimer_expire_exit)
+{
+    kp_timer_depth(-1);
+    return 0;
+}
+#endif
+
+#ifdef KP_TP_timer__timer_expire_entry
+TRACEPOINT_PROBE(timer, timer_expire_entry)
+{
+    kp_timer_depth(1);
+    return 0;
+}
+#endif
+
+#ifdef KP_TP_timer__timer_expire_exit
+TRACEPOINT_PROBE(timer, timer_expire_exit)
+{
+    kp_timer_depth(-1);
+    return 0;
+}
+#endif
 
 static __always_inline void kp_switch_in(struct kp_config *c, u32 tid, u64 now)
 {
@@ -94,10 +138,19 @@ TRACEPOINT_PROBE(sched, sched_waking)
     if (!o || o->waking_ts)
         return 0;
     u64 id = bpf_get_current_pid_tgid();
+    u32 k = 0;
+    u32 *timer = kp_in_timer.lookup(&k);
     o->waking_ts = bpf_ktime_get_ns();
+    o->waker_cpu = bpf_get_smp_processor_id();
+    if (timer && *timer) {
+        o->waker_pid = 0;
+        o->waker_tid = 0;
+        o->waker_cgroup = 0;
+        __builtin_memcpy(o->waker_comm, "timer", 6);
+        return 0;
+    }
     o->waker_pid = id >> 32;
     o->waker_tid = id;
-    o->waker_cpu = bpf_get_smp_processor_id();
     o->waker_cgroup = bpf_get_current_cgroup_id();
     bpf_get_current_comm(&o->waker_comm, sizeof(o->waker_comm));
     return 0;

@@ -55,6 +55,44 @@ def test_condition_wait_has_the_signalling_thread_as_waker() -> None:
     assert all(e["duration_ns"] >= 100_000 for e in switches)
 
 
+SLEEP_BESIDE_A_SPINNER = r"""
+import os, threading, time
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # both threads on one CPU
+stop = threading.Event()
+def spin():
+    while not stop.is_set():
+        pass
+def sleeper():
+    state["sleeper"] = threading.get_native_id()
+    time.sleep(0.25)
+state = {}
+s = threading.Thread(target=spin); s.start()
+time.sleep(0.05)
+t = threading.Thread(target=sleeper); t.start(); t.join()
+stop.set(); s.join()
+print(state["sleeper"], s.native_id, flush=True)
+"""
+
+
+def test_a_sleep_is_woken_by_the_timer_not_by_the_thread_it_interrupted() -> None:
+    """The sleep's timer fires while the spinning sibling runs on that CPU: the wakeup
+    runs in the sibling's context, but the waker is the timer (pid 0, comm "timer")."""
+    r, w = os.pipe()
+    with Capture(command=[PY, "-c", SLEEP_BESIDE_A_SPINNER], types=["SchedSwitch", "SchedWakeup"],
+                 command_stdout=w) as cap:
+        os.close(w)
+        cap.wait(timeout=60)
+    sleeper, spinner = (int(x) for x in os.read(r, 200).split())
+    os.close(r)
+    pid = cap.process.pid
+    sleep = max((e for e in cap.events_of("SchedSwitch", pid) if e["tid"] == sleeper),
+                key=lambda e: e["duration_ns"])
+    assert 240_000_000 <= sleep["duration_ns"] <= 2_000_000_000, sleep
+    assert (sleep["off_cpu_reason"], sleep["waker_pid"], sleep["waker_tid"], sleep["waker_comm"]) == (
+        "BLOCKED", 0, 0, "timer"), sleep
+    assert spinner != sleeper
+
+
 def test_off_cpu_length_matches_the_measured_wait() -> None:
     r, w = os.pipe()
     with Capture(command=[PY, "-c", CONDITION], types=["SchedSwitch"],
