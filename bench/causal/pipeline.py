@@ -210,8 +210,10 @@ class Pipeline:
             v.attempts = tries
             if v.truth.reproduced or tries >= attempts:
                 return v
-            log.warning("%s: the named payment %s did not end as the faults predict (%s); running it again",
-                        v.scenario, v.truth.named_payment_id, v.truth.expected_named_status)
+            focus = v.truth.focus_payment()
+            log.warning("%s: payment %s %s, the faults predict %s; running the scenario again",
+                        v.scenario, focus.payment_id if focus else "-", focus.status if focus else "-",
+                        v.truth.expected_named_status)
 
     def _restart_testbed(self) -> None:
         from testbed import SystemConfig, Testbed

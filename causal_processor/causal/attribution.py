@@ -31,9 +31,13 @@ from causal_processor.causal.table import (
 SELF = "self"  # the span's own work: application code
 TIMER_SLACK_NS = 2_000_000  # a timer wakeup this close to a failed span's end is its deadline
 RETRANSMIT_SLACK_NS = 1_000_000
-PEER_MIN_FRACTION = 0.2
+PEER_MIN_FRACTION = 0.2  # a peer's kernel stall must cover this much of our wait to be its cause
 PEER_WINDOW_NS = 1_000_000_000  # connections a thread used this close to its span are its own
-RECLAIM_BEHIND_IO = 0.5  # others reclaiming this much of a slow disk syscall: memory pressure  # a peer's kernel stall must cover this much of our wait to be its cause
+SIBLING_RECLAIM_COVER = 0.5  # the wakers' reclaim must cover this much of the wait to be its cause
+SIBLING_CHAIN_MAX = 8  # wakers followed back (threads queued on one inode lock)
+RECLAIM_BEHIND_IO = 0.5  # others reclaiming this much of a slow disk syscall: memory pressure
+RECEIVER_STALL_FRACTION = 0.5  # a local receiver stalled this much of a retransmit's wait dropped it
+RECEIVER_STALLS = frozenset({model.CPU_CONTENTION, model.MEMORY_RECLAIM_CAUSE})
 
 
 @dataclass
@@ -180,6 +184,9 @@ class Attributor:
         via = self._enclosing_syscall(tid, s, e)
         if via >= 0 and self._disk_syscall(via):
             lo, hi = int(t.ts[via]), int(t.end[via])
+            behind = self._sibling_reclaim(r, tid, s, e)
+            if behind >= 0:
+                return [self._behind_reclaim(s, e, r, via, behind)]
             if self.c.reclaim_time(lo, hi, pid) >= RECLAIM_BEHIND_IO * (hi - lo):
                 # the device is busy writing back what memory reclaim pushed out: the
                 # pressure, not the disk, is the cause (memcg writeback throttling)
@@ -206,11 +213,75 @@ class Attributor:
             flow = f"{t.saddr[last]}:{t.sport[last]} -> {t.daddr[last]}:{t.dport[last]}"
             ev = [f"{len(rt)} retransmit(s) on {flow}; the wait until the last one cost {(cut - s) / 1e6:.1f} ms"]
             if cut > s:
-                out.append(Piece(s, cut, model.TCP_RETRANSMIT, r, via, [], model.RETRANSMIT, ev, cause_row=last))
+                out.append(self._receiver_stall(s, cut, r, via, last, ev)
+                           or Piece(s, cut, model.TCP_RETRANSMIT, r, via, [], model.RETRANSMIT, ev, cause_row=last))
                 s = cut
             if s >= e:
                 return out
         return [*out, self._woken(s, e, r, via, tid, span)]
+
+    def _receiver_stall(self, s: int, e: int, r: int, via: int, rt: int, ev: list[str]) -> Piece | None:
+        """A retransmit to a socket of a recorded process on this host: a local receiver
+        drops only when it cannot keep up (a full accept or receive queue), so when that
+        process was itself starved of CPU or stuck in reclaim for most of the wait, its
+        stall is the cause and the retransmit only passed it on. A packet dropped by a
+        rule or a link (its receiver idle) stays the retransmit's."""
+        t = self.t
+        owner = self.c.socket_owner(str(t.daddr[rt]), int(t.dport[rt]))
+        if owner is None or owner[0] == int(t.pid[r]):
+            return None
+        ppid, _, pcomm = owner
+        lost = {m: v for m, v in self.c.peer_lost_time(ppid, s, e).items() if m in RECEIVER_STALLS}
+        if not lost:
+            return None
+        mech, (ns, row) = max(lost.items(), key=lambda kv: kv[1][0])
+        if ns < RECEIVER_STALL_FRACTION * (e - s):
+            return None
+        shares = self._stall_culprits(mech, row, ppid, s, e)
+        ev = [*ev, f"the receiver, pid {ppid} ({pcomm}), was stalled: its threads spent {ns / 1e6:.1f} ms "
+                   f"{_STALL_WORDS[mech]} meanwhile (a local receiver drops only when it cannot keep up)"]
+        ev += [f"pid {x.pid} ({x.comm}) {x.share:.0%} of the cause" for x in shares[:3]]
+        return Piece(s, e, mech, r, via, shares, model.RETRANSMIT, ev, cause_row=row)
+
+    def _sibling_reclaim(self, r: int, tid: int, s: int, e: int) -> int:
+        """The reclaim interval this blocked wait queued behind: the thread of the same
+        process that woke it held what it waited for (appends to one file serialize
+        on its inode lock) while stalled in reclaim, or queued itself behind one that
+        was (the chain of wakers is followed). The reclaim intervals along the chain
+        must cover most of the wait; the one covering most of it is returned, -1 when
+        there is none."""
+        t = self.t
+        pid = int(t.pid[r])
+        seen = {tid}
+        row = r
+        found: list[tuple[int, int]] = []  # (overlap, reclaim row)
+        for _ in range(SIBLING_CHAIN_MAX):
+            wtid = int(t.waker_tid[row])
+            if int(t.waker_pid[row]) != pid or not wtid or wtid in seen:
+                break
+            seen.add(wtid)
+            sl = t.thread_slice(wtid)
+            near = np.flatnonzero((t.ts[sl] < e) & (t.end[sl] > s)) + sl.start
+            overlap = np.minimum(t.end[near], e) - np.maximum(t.ts[near], s)
+            rec = t.etype[near] == T_RECLAIM
+            found += list(zip(overlap[rec].tolist(), near[rec].tolist(), strict=True))
+            blocked = (t.etype[near] == T_SWITCH) & (t.off_reason[near] != PREEMPTED)
+            if not blocked.any():
+                break
+            row = int(near[blocked][np.argmax(overlap[blocked])])
+        if not found:
+            return -1
+        covered = sum(ns for ns, _ in found)  # threads of one chain reclaim one after another
+        return max(found)[1] if covered >= SIBLING_RECLAIM_COVER * (e - s) else -1
+
+    def _behind_reclaim(self, s: int, e: int, r: int, via: int, behind: int) -> Piece:
+        t = self.t
+        shares = self.c.memory(int(t.ts[behind]), int(t.end[behind]), int(t.pid[behind]), int(t.cgroup[behind]))
+        name = "fsync" if t.etype[via] == T_FSYNC else "write"
+        ev = [f"{name}(fd={int(t.fd[via])}) waited {(e - s) / 1e6:.1f} ms behind thread {int(t.tid[behind])} "
+              f"of the same process, itself {int(t.dur[behind]) / 1e6:.1f} ms in memory reclaim"]
+        ev += [f"pid {x.pid} ({x.comm}) drove {x.share:.0%} of the pressure" for x in shares[:3]]
+        return Piece(s, e, model.MEMORY_RECLAIM_CAUSE, r, via, shares, model.RECLAIM, ev, cause_row=behind)
 
     def _disk_syscall(self, row: int) -> bool:
         t = self.t

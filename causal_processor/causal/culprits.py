@@ -74,7 +74,15 @@ class Culprits:
 
     @cached_property
     def _on_cpu(self) -> tuple[np.ndarray, ...]:
-        """On-CPU intervals of every thread: the gaps between its off-CPU intervals."""
+        """On-CPU intervals of every thread: the gaps between its off-CPU intervals.
+
+        Before a thread's first switch in the window and after its last one, only
+        what it was seen doing is known: a pool worker blocked since before the
+        window (its switch row starts earlier, so it is not loaded) or blocked still
+        (the row is written when it runs again) did not run meanwhile. So those two
+        open intervals are bounded by the thread's first and last event of any kind,
+        not stretched to the window's edges, where idle workers would seem to hog
+        every CPU."""
         t = self.t
         sw = np.flatnonzero(t.etype == T_SWITCH)
         if len(sw) == 0:
@@ -83,13 +91,18 @@ class Culprits:
         tid, ts, end, cpu = t.tid[sw], t.ts[sw], t.end[sw], t.cpu[sw]
         first = np.ones(len(sw), dtype=bool)
         first[1:] = tid[1:] != tid[:-1]
+        # the table is sorted by (tid, time): each thread's first and last event of any kind
+        tids_all, lo_row = np.unique(t.tid, return_index=True)
+        seen_from = t.ts[lo_row]
+        seen_to = np.maximum.reduceat(t.end, lo_row)
+        k = np.searchsorted(tids_all, tid)
         # interval before each switch-out: from the previous switch-in of the same thread
-        start = np.where(first, -_INF, np.concatenate(([0], end[:-1])))
+        start = np.where(first, np.minimum(seen_from[k], ts), np.concatenate(([0], end[:-1])))
         icpu = np.where(first, cpu, np.concatenate(([0], cpu[:-1])))
         last = np.ones(len(sw), dtype=bool)
         last[:-1] = tid[:-1] != tid[1:]
         starts = np.concatenate((start, end[last]))
-        ends = np.concatenate((ts, np.full(int(last.sum()), _INF)))
+        ends = np.concatenate((ts, np.maximum(seen_to[k[last]], end[last])))
         cpus = np.concatenate((icpu, cpu[last]))
         tids = np.concatenate((tid, tid[last]))
         pids = np.concatenate((t.pid[sw], t.pid[sw][last]))

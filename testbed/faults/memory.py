@@ -28,7 +28,7 @@ class MemoryPressure(Fault):
         "writers": 3,  # export writer threads: more of them, fewer clean pages to reclaim
         "anon_mb": 36,  # batch heap pinned (no swap: never reclaimable)
         "headroom_mb": 28,  # limit above current use before the export starts
-        "mbps": 4,  # batch volume write bandwidth, MiB/s: reclaim waits on it
+        "mbps": 2,  # batch volume write bandwidth, MiB/s: reclaim waits on it
     }
     incident_after_s = 1.0
     removal_order = 2

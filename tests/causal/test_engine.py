@@ -124,7 +124,8 @@ def test_lock_contention_names_the_holding_thread() -> None:
     assert rc.contribution_ns == 200 * MS
 
 
-def test_retransmit_delays_the_wait_for_the_reply() -> None:
+def _lost_request_story() -> tuple[list, list]:
+    """The handler's request to settlement is lost and retransmitted 205 ms later."""
     spans = payment_spans(50.0)
     flow = {"saddr": "127.0.0.1", "sport": 41000, "daddr": "127.0.0.1", "dport": 9003}
     back = {"saddr": "127.0.0.1", "sport": 9003, "daddr": "127.0.0.1", "dport": 41000}
@@ -144,6 +145,27 @@ def test_retransmit_delays_the_wait_for_the_reply() -> None:
         ev("TCPSend", SETTLE, 261.0, 0.02, span="c1", fd=9, bytes=80, **back),
         ev("TCPRecv", HANDLER, 262.3, 0.02, span="a3", fd=5, bytes=80, **flow),
     ]
+    return evs, spans
+
+
+def test_retransmit_to_a_starved_local_receiver_blames_what_starved_it() -> None:
+    """On one host a segment is dropped only by a receiver that cannot keep up: settlement's
+    threads waited for CPU 1 behind a hog for the whole wait, so the hog is the cause."""
+    evs, spans = _lost_request_story()
+    evs += [ev("SchedSwitch", SETTLE, 1.0 + 20 * k, 19.0, tid=TID[SETTLE] + k % 2, off_cpu_reason="PREEMPTED",
+               runq_wait_ns=19 * MS, cpu=1) for k in range(11)]
+    evs += [ev("SchedSwitch", HOG, 20.0 * k, 1.0, off_cpu_reason="PREEMPTED", runq_wait_ns=MS, cpu=1)
+            for k in range(12)]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    rc = x.root_cause
+    # the wait until the retransmit, then the wait for settlement, starved until 220 ms
+    assert (rc.mechanism, rc.culprit.pid, rc.contribution_ns) == ("cpu-contention", HOG, ns(220.0) - ns(2.2))
+    assert any("the receiver, pid 300 (settlement-svc), was stalled" in e for e in rc.evidence), rc.evidence
+
+
+def test_retransmit_delays_the_wait_for_the_reply() -> None:
+    evs, spans = _lost_request_story()
     x = explain(MemorySource(evs, spans), TXN)
     _check_tiling(x)
     rc = x.root_cause
@@ -245,6 +267,17 @@ def test_unanswered_request_is_explained_by_the_peers_stall() -> None:
     assert any("waited 750.0 ms for pid 300 (settlement-svc)" in e for e in rc.evidence)
 
 
+def _explained_under_batch_pressure(evs: list, spans: list):
+    """Explain the payment with the batch job faulting 400 pages into the shared cgroup
+    meanwhile: the 200 ms stall must be named memory-reclaim driven by the batch job."""
+    evs = [*evs, *(ev("PageFault", BATCH, -500 + k, cgroup_id=77) for k in range(400))]
+    x = explain(MemorySource(evs, spans), TXN)
+    _check_tiling(x)
+    assert (x.root_cause.mechanism, x.root_cause.culprit.pid) == ("memory-reclaim", BATCH)
+    assert x.root_cause.contribution_ns == 200 * MS
+    return x
+
+
 def test_lock_held_by_a_stalled_thread_blames_the_stall() -> None:
     """A worker waits for a lock (the interpreter lock, say) held by a sibling that is
     itself stuck in reclaim: the reclaim is the cause, not the sibling."""
@@ -255,9 +288,74 @@ def test_lock_held_by_a_stalled_thread_blames_the_stall() -> None:
            waker_tid=holder, waker_comm="event_engine"),
         ev("MemoryReclaim", SETTLE, 9.0, 200.5, tid=holder, pages_reclaimed=32, reclaim_kind="MEMCG", cgroup_id=77),
     ]
-    evs += [ev("PageFault", BATCH, -500 + k, cgroup_id=77) for k in range(400)]
+    _explained_under_batch_pressure(evs, spans)
+
+
+def test_ledger_append_queued_behind_a_sibling_in_reclaim() -> None:
+    """Appends to one file serialize: the payment's write sleeps until the sibling
+    worker whose append is stuck in reclaim finishes. The sibling's reclaim is the
+    cause (in the chain, on its own thread) and the batch job drove it."""
+    spans = payment_spans(220.0)
+    sibling = TID[SETTLE] + 3
+    evs = [
+        ev("SyscallWrite", SETTLE, 9.9, 200.7, span="c2", fd=7, bytes=1 << 18, ret=1 << 18),
+        ev("SchedSwitch", SETTLE, 10.0, 200.0, span="c2", off_cpu_reason="BLOCKED", waker_pid=SETTLE,
+           waker_tid=sibling, waker_comm="waitress-3"),
+        ev("SyscallWrite", SETTLE, 8.0, 202.6, tid=sibling, fd=7, bytes=1 << 18, ret=1 << 18),
+        ev("MemoryReclaim", SETTLE, 8.1, 201.9, tid=sibling, pages_reclaimed=64, reclaim_kind="MEMCG",
+           cgroup_id=77),
+    ]
+    x = _explained_under_batch_pressure(evs, spans)
+    rc = x.root_cause
+    assert rc.culprit.comm == "batch-job"
+    chain = [x.graph.nodes[s.node_id] for s in x.chain]
+    assert [(n.event_type, n.tid) for n in chain if n.kind == "kernel_event"] == [
+        ("SyscallWrite", TID[SETTLE]), ("SchedSwitch", TID[SETTLE]), ("MemoryReclaim", sibling)]
+    assert "waited 200.0 ms behind thread" in " ".join(rc.evidence)
+
+
+def test_ledger_append_queued_behind_two_siblings_follows_the_wakers() -> None:
+    """Three appends queue on one inode lock: the payment's wakes after the second
+    sibling's, which woke after the first's reclaim; then the second reclaims too.
+    The chain of wakers leads to the reclaim covering most of the wait."""
+    spans = payment_spans(220.0)
+    first, second = TID[SETTLE] + 1, TID[SETTLE] + 2
+    evs = [
+        ev("SyscallWrite", SETTLE, 9.9, 200.7, span="c2", fd=7, bytes=1 << 18, ret=1 << 18),
+        ev("SchedSwitch", SETTLE, 10.0, 200.0, span="c2", off_cpu_reason="BLOCKED", waker_pid=SETTLE,
+           waker_tid=second, waker_comm="waitress-2"),
+        ev("SyscallWrite", SETTLE, 9.0, 201.0, tid=second, fd=7, bytes=1 << 18, ret=1 << 18),
+        ev("SchedSwitch", SETTLE, 9.1, 140.0, tid=second, off_cpu_reason="BLOCKED", waker_pid=SETTLE,
+           waker_tid=first, waker_comm="waitress-1"),
+        ev("MemoryReclaim", SETTLE, 150.0, 59.0, tid=second, pages_reclaimed=64, reclaim_kind="MEMCG", cgroup_id=77),
+        ev("SyscallWrite", SETTLE, 8.0, 141.5, tid=first, fd=7, bytes=1 << 18, ret=1 << 18),
+        ev("MemoryReclaim", SETTLE, 8.1, 141.0, tid=first, pages_reclaimed=64, reclaim_kind="MEMCG", cgroup_id=77),
+    ]
+    x = _explained_under_batch_pressure(evs, spans)
+    cause = [x.graph.nodes[s.node_id] for s in x.chain if x.graph.nodes[s.node_id].kind == "kernel_event"][-1]
+    assert (cause.event_type, cause.tid, cause.start_ns) == ("MemoryReclaim", first, ns(8.1))
+
+
+def test_cpu_contention_is_not_diluted_by_threads_blocked_since_before_the_window() -> None:
+    """Three hogs take turns on settlement's CPU for the 700 ms its worker waits there.
+    Ten idle pool workers blocked before the analysis window began: their first row in
+    the window is a block that ends in it, and what they did before is unknown. They
+    must not count as running on that CPU all along, or the hogs' share is diluted
+    below what names a cause."""
+    spans = payment_spans(720.0)
+    evs = [ev("SchedSwitch", SETTLE, 10.0, 700.0, span="c2", off_cpu_reason="PREEMPTED",
+              runq_wait_ns=700 * MS, cpu=1)]
+    evs += [ev("SchedSwitch", HOG, 10.0 * k, 20.0, tid=TID[HOG] + k % 3, off_cpu_reason="PREEMPTED",
+               runq_wait_ns=20 * MS, cpu=1) for k in range(73)]
+    for j in range(10):  # preempted on that CPU too, so they are CPU-bound as far as anyone can see
+        evs += [ev("SchedSwitch", SETTLE, 590.0, 5.0, tid=TID[SETTLE] + 10 + j, off_cpu_reason="PREEMPTED",
+                   runq_wait_ns=5 * MS, cpu=1),
+                ev("SchedSwitch", SETTLE, 600.0, 300.0, tid=TID[SETTLE] + 10 + j, off_cpu_reason="BLOCKED",
+                   waker_comm="waitress-0", cpu=1)]
     x = explain(MemorySource(evs, spans), TXN)
     _check_tiling(x)
     rc = x.root_cause
-    assert (rc.mechanism, rc.culprit.pid) == ("memory-reclaim", BATCH)
-    assert rc.contribution_ns == 200 * MS
+    assert (rc.mechanism, rc.culprit.pid, rc.contribution_ns) == ("cpu-contention", HOG, 700 * MS)
+    # the hogs ran 690 of the 700 ms (the first 10 ms come before any hog's first switch);
+    # the workers' 5 ms each after their preemption at 590 ms is the service's own load
+    assert sum(e.share for e in x.graph.edges.values() if e.source == f"proc:{HOG}") == pytest.approx(690 / 740)
