@@ -42,10 +42,10 @@ def incident(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {**report, "data_dir": data}
 
 
-# A payment whose settlement fsync takes 800 ms against a 750 ms deadline, recorded under
-# ptrace (tests/replay's corpus stand-in for the testbed's payment path; it reads its deadline
-# from PAYMENT_TIMEOUT_MS). The demo does not record the testbed's services under ptrace.
-PAYMENT = ROOT / "tests" / "replay" / "corpus" / "payment_system.py"
+# The testbed's real settlement-svc (waitress, 32 workers, flock + write + fsync, OTel spans)
+# answering one payment under payment-handler's 750 ms deadline, recorded under ptrace with its
+# fsync made to take 800 ms (the handler reads its deadline from PAYMENT_TIMEOUT_MS).
+PAYMENT = ROOT / "tests" / "replay" / "corpus" / "settlement_payment.py"
 RECORDING = "payment-incident.kpr"
 
 
@@ -55,11 +55,11 @@ def recordings(incident: dict) -> Path:
     directory.mkdir()
     proc = subprocess.run(
         [sys.executable, "-m", "replay", "record", "-q", "-o", str(directory / RECORDING),
-         "--inject", "fsync:delay_exit=800ms", "--", "/usr/bin/python3", str(PAYMENT)],
+         "--inject", "fsync:delay_exit=800ms", "--", sys.executable, str(PAYMENT)],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
     assert proc.returncode == 1, proc.stderr  # the recorded payment failed
-    assert "FAILED: settlement did not answer within 750 ms" in proc.stdout
+    assert "FAILED: settlement-svc did not answer within 750 ms" in proc.stdout
     return directory
 
 
