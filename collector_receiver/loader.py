@@ -55,9 +55,12 @@ def _of(event_type: str) -> tuple[str, ...]:
     return tuple(n for n, t in SYSCALLS.items() if t == event_type)
 
 
-# A wakeup inside a timer callback is the timer's, not the interrupted task's.
-_TIMER_EXPIRY = ("timer:hrtimer_expire_entry", "timer:hrtimer_expire_exit",
-                 "timer:timer_expire_entry", "timer:timer_expire_exit")
+# A wakeup inside a timer callback is the timer's, not the interrupted task's. The exits
+# are attached first: an entry seen without its exit would leave the CPU's depth stuck
+# above 0 (every later wakeup there taken for a timer's); an exit without its entry is
+# clamped at 0.
+_TIMER_EXPIRY = ("timer:hrtimer_expire_exit", "timer:timer_expire_exit",
+                 "timer:hrtimer_expire_entry", "timer:timer_expire_entry")
 
 TYPE_TRACEPOINTS: dict[str, tuple[str, ...]] = {
     "SyscallRead": _syscalls(*_of("SyscallRead")),

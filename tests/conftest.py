@@ -10,6 +10,8 @@ import itertools
 
 import pytest
 
+import kprobe  # noqa: F401  (first: sets gRPC's fork policy before any test imports grpc)
+
 _db_numbers = itertools.count()
 
 

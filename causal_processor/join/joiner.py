@@ -156,6 +156,7 @@ class Joiner:
         self._conn: dict[tuple[str, int], list[tuple[int, str, int, int, int]]] = {}
         # (waker pid, waker tid) -> (time the woken thread ran, pid, tid)
         self._wakes: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+        self._event_loops: set[tuple[int, int]] = set()  # (pid, tid) seen handing requests on
         self._children: dict[str, list[str]] = {}
         self._assigned: dict[int, _Assignment] = {}
         self._max_seen = 0
@@ -325,13 +326,19 @@ class Joiner:
         return None
 
     def _is_event_loop(self, pid: int, tid: int, conn: tuple[str, int], recv_ts: int, s: AppSpan) -> bool:
+        """Once a thread is seen handing requests on, it stays an event loop: the last
+        request of a burst has no other connection received during it to tell."""
+        if (pid, tid) in self._event_loops:
+            return True
         th = self._threads.get((pid, tid))
         if th is None:
             return False
-        if self._off_cpu_at(pid, tid, s.start_ns):
-            return True  # the span's start ran on a thread that was on a CPU
-        return any(e["event_type"] == "TCPRecv" and (normalize_address(e["daddr"]), e["dport"]) != conn
-                   for e in th.between(recv_ts, s.end_ns))
+        if self._off_cpu_at(pid, tid, s.start_ns) or any(
+                e["event_type"] == "TCPRecv" and (normalize_address(e["daddr"]), e["dport"]) != conn
+                for e in th.between(recv_ts, s.end_ns)):
+            self._event_loops.add((pid, tid))  # off-CPU at the span's start, or serving others
+            return True
+        return False
 
     def _off_cpu_at(self, pid: int, tid: int, t: int) -> bool:
         """The thread was switched out over t (by its SchedSwitch events, when captured)."""

@@ -167,7 +167,10 @@ def test_event_loop_server_workers_found_and_no_wrong_join(dsn):
         for p, t in truth.items():
             evs = store.transaction_events(p)
             threads = {t["tid"], t["ledger"]["tid"]}
-            assert [e for e in evs if e["tid"] not in threads] == []  # 0 wrong joins
+            wrong = [(e["event_type"], e["tid"], e["timestamp_ns"], e["financial_context"]["join_method"],
+                      e["financial_context"]["operation"])
+                     for e in evs if e["tid"] not in threads]
+            assert wrong == [], (p, t)  # 0 wrong joins
             assert {e["financial_context"]["join_method"] for e in evs if e["tid"] == t["tid"]} == {
                 "client_conn", "server_child", "parent_thread"}
             ledger = [e for e in evs if e["tid"] == t["ledger"]["tid"] and e["tid"] != t["tid"]]
