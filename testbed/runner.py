@@ -60,6 +60,7 @@ class Testbed:
         t0 = time.monotonic()
         injected: list[Fault] = []
         events = sorted([(f.spec.start_s, i) for i, f in enumerate(faults)] + [(named_at, -1)])
+        system.empty_ledger()
         try:
             load.start()
             for at, index in events:

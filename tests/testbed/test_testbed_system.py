@@ -43,6 +43,17 @@ def test_healthy_payments_are_traced_across_the_services(testbed: Testbed, span_
     assert abs((root["end_ns"] - root["start_ns"]) / 1e6 - named.latency_ms) < 5
 
 
+def test_each_run_starts_on_an_empty_ledger(testbed: Testbed) -> None:
+    """One entry per settled payment of this run only: the ledger volume would fill
+    after ~60 runs otherwise, and every payment would fail."""
+    block = testbed.system.config.ledger_block_bytes
+    for _ in range(2):
+        truth = testbed.run(scenario("none", duration_s=1.0, rate_per_s=10))
+        size = testbed.system.ledger_path.stat().st_size
+        assert size % block == 0
+        assert len(truth.payments) - len(truth.failed) <= size // block <= len(truth.payments)
+
+
 def test_services_are_placed_for_the_faults(testbed: Testbed) -> None:
     system = testbed.system
     settlement = system.child("settlement-svc").pid
