@@ -140,6 +140,7 @@ def timed_windows(store: ClickHouseEventStore, starts: list[int], use_projection
         lat.append((time.perf_counter() - t0) * 1000)
         assert got.num_rows == WINDOW_EVENTS and contexts.num_rows in range(WINDOW_EVENTS // 2 - 20,
                                                                             WINDOW_EVENTS // 2 + 21)
+    lat.sort()
     out = {"median_ms": statistics.median(lat), "p95_ms": lat[int(len(lat) * 0.95) - 1], "queries": len(lat)}
     for name, sql in (("events", _EVENTS_SQL), ("contexts", _CONTEXT_SQL)):
         plan = "\n".join(r[0] for r in store.client.query(
