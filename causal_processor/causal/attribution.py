@@ -67,6 +67,7 @@ _STALL_WORDS = {
     model.CPU_CONTENTION: "waiting for a CPU",
     model.LOCK_CONTENTION: "waiting for a lock",
 }
+_KERNEL_STALLS = frozenset(_STALL_WORDS) - {model.LOCK_CONTENTION}  # what a lock holder can pass on
 
 
 def server_ports(span: AppSpan) -> frozenset[int]:
@@ -231,12 +232,10 @@ class Attributor:
         if owner is None or owner[0] == int(t.pid[r]):
             return None
         ppid, _, pcomm = owner
-        lost = {m: v for m, v in self.c.peer_lost_time(ppid, s, e).items() if m in RECEIVER_STALLS}
-        if not lost:
+        stall = self._main_stall(ppid, s, e, RECEIVER_STALLS, RECEIVER_STALL_FRACTION)
+        if stall is None:
             return None
-        mech, (ns, row) = max(lost.items(), key=lambda kv: kv[1][0])
-        if ns < RECEIVER_STALL_FRACTION * (e - s):
-            return None
+        mech, ns, row = stall
         shares = self._stall_culprits(mech, row, ppid, s, e)
         ev = [*ev, f"the receiver, pid {ppid} ({pcomm}), was stalled: its threads spent {ns / 1e6:.1f} ms "
                    f"{_STALL_WORDS[mech]} meanwhile (a local receiver drops only when it cannot keep up)"]
@@ -315,18 +314,26 @@ class Attributor:
     def _holder_stall(self, s: int, e: int, r: int, via: int, pid: int, wtid: int, wcomm: str) -> Piece | None:
         """A lock (a mutex, the GIL) held by a thread that was itself stalled in the kernel:
         the stall is the cause, the lock only passed it on."""
-        lost = self.c.peer_lost_time(pid, s, e, tid=wtid)
-        lost.pop(model.LOCK_CONTENTION, None)
-        if not lost:
+        stall = self._main_stall(pid, s, e, _KERNEL_STALLS, PEER_MIN_FRACTION, tid=wtid)
+        if stall is None:
             return None
-        mech, (ns, row) = max(lost.items(), key=lambda kv: kv[1][0])
-        if ns < PEER_MIN_FRACTION * (e - s):
-            return None
+        mech, ns, row = stall
         shares = self._stall_culprits(mech, row, pid, s, e)
         ev = [f"blocked {(e - s) / 1e6:.1f} ms on a lock held by thread {wtid} ({wcomm})",
               f"which spent {ns / 1e6:.1f} ms in {mech} meanwhile"]
         ev += [f"pid {x.pid} ({x.comm}) {x.share:.0%} of the cause" for x in shares[:3]]
         return Piece(s, e, mech, r, via, shares, model.LOCK, ev, cause_row=row)
+
+    def _main_stall(self, pid: int, s: int, e: int, mechs: frozenset[str], fraction: float,
+                    tid: int = 0) -> tuple[str, int, int] | None:
+        """The mechanism in which the process's threads (or one thread) lost the most of
+        [s, e), among `mechs`, when that is at least `fraction` of it: (mechanism, ns lost,
+        the row of its largest interval)."""
+        lost = {m: v for m, v in self.c.peer_lost_time(pid, s, e, tid=tid).items() if m in mechs}
+        if not lost:
+            return None
+        mech, (ns, row) = max(lost.items(), key=lambda kv: kv[1][0])
+        return (mech, ns, row) if ns >= fraction * (e - s) and row >= 0 else None
 
     def _stall_culprits(self, mech: str, row: int, pid: int, s: int, e: int) -> list[Share]:
         t = self.t
@@ -354,10 +361,10 @@ class Attributor:
         is the cause (the active path through the peer), else the peer's own work."""
         t = self.t
         ppid, ptid, pcomm, send = peer
-        lost = self.c.peer_lost_time(ppid, s, e)
-        mech, (ns, row) = max(lost.items(), key=lambda kv: kv[1][0]) if lost else ("", (0, -1))
+        stall = self._main_stall(ppid, s, e, frozenset(_STALL_WORDS), PEER_MIN_FRACTION)
         head = f"waited {(e - s) / 1e6:.1f} ms for pid {ppid} ({pcomm}) to answer"
-        if ns >= PEER_MIN_FRACTION * (e - s) and row >= 0:
+        if stall is not None:
+            mech, ns, row = stall
             if mech == model.LOCK_CONTENTION:
                 shares = [Share(ppid, int(t.waker_tid[row]), str(t.waker_comm[row]), 1.0, float(ns))]
             else:

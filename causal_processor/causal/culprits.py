@@ -30,7 +30,6 @@ MEMORY_LOOKBACK_NS = 2_000_000_000  # pressure builds up before the stall
 DISK_LOOKBACK_NS = 1_000_000_000  # dirty data written this long ago is still being flushed
 CPU_BOUND_WINDOW_NS = 1_000_000_000
 DISK_WRITE_MIN_BYTES = 4096  # smaller writes (eventfds, pipes, logs) do not wait on a disk
-_INF = np.iinfo(np.int64).max // 4
 
 
 @dataclass(frozen=True)

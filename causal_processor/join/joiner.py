@@ -492,6 +492,7 @@ class Joiner:
                 self._assigned.pop(ev["event_id"], None)
             if not th.events:
                 del self._threads[key]
+                self._event_loops.discard(key)  # gone quiet (or exited: its tid may come back)
         if horizon - self._pruned_to < _PRUNE_STEP_NS:
             return
         self._pruned_to = horizon
