@@ -3,6 +3,7 @@ captured kernel events and gives the payment outcome the scenario predicts."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -66,13 +67,21 @@ def caught_payment(truth: GroundTruth, stage: str, reasons: tuple[str, ...] = ("
 
 
 def settlement_call(sink: SpanSink, truth: GroundTruth) -> dict[str, Any]:
-    """payment-handler's client span of the focus payment's call to settlement."""
+    """payment-handler's client span of the focus payment's call to settlement. The
+    handler exports it in its own batch, which can arrive after settlement's spans: wait
+    for it too, not only for the names the trace is known by."""
     focus = truth.focus_payment()
     assert focus is not None
-    spans = sink.wait_for(focus.trace_id, {"POST /risk/check", "ledger.write"})
-    risk = span_named(spans, "POST /risk/check")
-    return next(s for s in spans if s["service"] == "payment-handler" and s["name"] == "POST"
-                and s["start_ns"] > risk["end_ns"])
+    deadline = time.monotonic() + 10
+    while True:
+        spans = sink.wait_for(focus.trace_id, {"POST /risk/check", "ledger.write"})
+        risk = span_named(spans, "POST /risk/check")
+        call = next((s for s in spans if s["service"] == "payment-handler" and s["name"] == "POST"
+                     and s["start_ns"] > risk["end_ns"]), None)
+        if call is not None:
+            return call
+        assert time.monotonic() < deadline, sorted((s["service"], s["name"]) for s in spans)
+        time.sleep(0.1)
 
 
 def settlement_window(sink: SpanSink, truth: GroundTruth, span: str) -> dict[str, Any]:
