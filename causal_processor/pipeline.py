@@ -28,7 +28,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from causal_processor.config import ProcessorConfig
 from causal_processor.forward.exporter import OtlpForwarder
 from causal_processor.ingest.decode import Decoded, decode, decode_body
-from causal_processor.ingest.kernel_columns import rows_table
+from causal_processor.ingest.event_frame import EventFrame, FrameEvents
 from causal_processor.ingest.metrics_decode import decode_metrics
 from causal_processor.join.joiner import Joiner, JoinOutput
 from causal_processor.live import JOINED, STORED, LiveEvents
@@ -61,6 +61,9 @@ class Processor:
             self.config.storage.dsn, retention_days=self.config.storage.retention_days)
         self.joiner = Joiner(self.config.join.join_config())
         self._join_lock = threading.Lock()
+        # One request decoded at a time: decoding is GIL-bound, and four concurrent decodes cost
+        # 12 µs of CPU per span instead of 8 (bench/processor/bench_ingest.py, BENCHMARKS.md)
+        self._decode_lock = threading.Lock()
         self._resources: dict[int, dict[str, str]] = {}
         fwd = self.config.forward
         self.forwarder = OtlpForwarder(fwd, self.metrics) if fwd.endpoint else None
@@ -129,7 +132,9 @@ class Processor:
     def export_body(self, body: bytes, transport: str = "grpc", timeout: float = 30.0) -> ExportResult:
         """export() of an OTLP/protobuf body; BadRequest when it is not one. The receiver's
         kernel spans are decoded in bulk here, which is why the receivers pass bytes."""
-        return self._export(decode_body(body, keep_forward=self._keep_forward), transport, timeout)
+        with self._decode_lock:
+            d = decode_body(body, keep_forward=self._keep_forward)
+        return self._export(d, transport, timeout)
 
     @property
     def _keep_forward(self) -> bool:
@@ -192,13 +197,11 @@ class Processor:
                 if self._stopping.is_set():
                     return
                 continue
-            evs = [ev for d, _ in batch for ev in d.events]
-            tables = [d.event_table if d.event_table is not None else rows_table(d.event_rows)
-                      for d, _ in batch if d.events]
+            frames = [d.events for d, _ in batch if len(d.events)]
+            tables = [f.table for f in frames if f.table is not None]
             rows = [r for d, _ in batch for r in d.span_rows]
             resources = {pid: res for d, _ in batch for pid, res in d.resources.items()}
-            upstream = [(e, e["financial_context"]) for d, _ in batch if d.event_table is None
-                        for e in d.events if e["financial_context"].get("transaction_id")]
+            upstream = [pair for d, _ in batch for pair in d.upstream]
             try:
                 self._write(pa.concat_tables(tables) if tables else None, rows)
                 if upstream:  # joined before they reached us (another processor upstream)
@@ -211,19 +214,20 @@ class Processor:
                 continue
             self._resources.update(resources)
             if not self._state_saved:
-                self._save_first_watermark(evs, batch)
+                self._save_first_watermark(frames, batch)
             with self._join_lock:
                 self.joiner.add_spans(s for d, _ in batch for s in d.app_spans)
-                self.joiner.add_events(evs)
+                for f in frames:
+                    self.joiner.add_frame(f)
             for _, fut in batch:
                 fut.set_result(None)
-            self.metrics.events_stored.inc(len(evs))
-            self.live.publish(STORED, evs)
+            self.metrics.events_stored.inc(sum(len(f) for f in frames))
+            self.live.publish(STORED, FrameEvents(frames))
 
-    def _save_first_watermark(self, evs: list[dict[str, Any]],
+    def _save_first_watermark(self, frames: list[EventFrame],
                               batch: list[tuple[Decoded, Future[None]]]) -> None:
         """Before anything is joined, the first data's time is where a restart resumes."""
-        times = [e["timestamp_ns"] for e in evs] + [s.start_ns for d, _ in batch for s in d.app_spans]
+        times = [int(f.ts.min()) for f in frames] + [s.start_ns for d, _ in batch for s in d.app_spans]
         if times:
             self.store.set_state(WATERMARK_KEY, min(times))
             self._state_saved = True

@@ -14,13 +14,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from causal_processor.app_span import AppSpan, from_proto
-from causal_processor.ingest.kernel_columns import decode_kernel_request
+from causal_processor.ingest.event_frame import EventFrame
+from causal_processor.ingest.kernel_columns import decode_kernel_request, rows_table
 from causal_processor.ingest.kernel_rows import kernel_row
 from causal_processor.storage.records import attr_map, span_row
 from kprobe import otlp
@@ -34,9 +34,9 @@ class BadRequest(ValueError):
 class Decoded:
     span_rows: list[list[Any]] = field(default_factory=list)  # otel_traces rows (app spans)
     app_spans: list[AppSpan] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    event_rows: list[list[Any]] = field(default_factory=list)  # kernel_events rows of `events`...
-    event_table: pa.Table | None = None  # ...or, from the bulk decoder, as one Arrow table
+    events: EventFrame = field(default_factory=lambda: EventFrame.from_dicts([]))  # kernel events
+    # (event, financial_context) of kernel events joined before they reached us (a processor upstream)
+    upstream: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     resources: dict[int, dict[str, str]] = field(default_factory=dict)  # pid -> kernel resource
     forward: trace_service_pb2.ExportTraceServiceRequest | None = None  # app spans as received
     rejected: int = 0
@@ -94,12 +94,14 @@ def decode_body(body: bytes, *, keep_forward: bool = False) -> Decoded:
     kb = decode_kernel_request(body)
     if kb is None:
         return decode(parse_protobuf(body), keep_forward=keep_forward)
-    return Decoded(events=kb.events, event_table=kb.table, resources=kb.resources,
-                   rejected=kb.rejected, errors=kb.errors)
+    assert kb.frame is not None
+    return Decoded(events=kb.frame, resources=kb.resources, rejected=kb.rejected, errors=kb.errors)
 
 
 def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bool = False) -> Decoded:
     out = Decoded()
+    rows: list[list[Any]] = []
+    evs: list[dict[str, Any]] = []
     fwd = trace_service_pb2.ExportTraceServiceRequest() if keep_forward else None
     for rs in req.resource_spans:
         res = attr_map(rs.resource.attributes)
@@ -129,8 +131,8 @@ def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bo
                         out.rejected += 1
                         out.errors.append(f"kernel span {span.span_id.hex()}: {e}")
                         continue
-                    out.event_rows.append(row)
-                    out.events.append(ev)
+                    rows.append(row)
+                    evs.append(ev)
                     out.resources.setdefault(pid, res)
                     continue
                 attrs = attr_map(span.attributes)
@@ -143,4 +145,7 @@ def decode(req: trace_service_pb2.ExportTraceServiceRequest, *, keep_forward: bo
                         fwd_ss = fwd_rs.scope_spans.add(scope=ss.scope, schema_url=ss.schema_url)
                     fwd_ss.spans.append(span)
     out.forward = fwd if fwd is not None and fwd.resource_spans else None
+    if evs:
+        out.events = EventFrame.from_table(rows_table(rows), evs)
+        out.upstream = [(e, e["financial_context"]) for e in evs if e["financial_context"].get("transaction_id")]
     return out

@@ -1,9 +1,9 @@
-"""The ingest fast path: a request of kernel spans -> kernel_events columns + event dicts, in bulk.
+"""The ingest fast path: a request of kernel spans -> kernel_events columns, in bulk.
 
 Same result as `kernel_rows.kernel_row` span by span (a test holds them equal), but every
 kernel_events column is built with vectorised operations on the Arrow arrays of
-`otlp_arrow.decode_spans`, and the rows go to ClickHouse as one Arrow table. Only the event
-dicts the join needs are made per event. It covers the receiver's traffic: requests whose
+`otlp_arrow.decode_spans`, and the rows go to ClickHouse as one Arrow table; the join reads
+them as an EventFrame, which makes event dicts only for the rows it needs. It covers the receiver's traffic: requests whose
 every scope is the receiver's, without upstream join context and with scalar resource
 attributes. Anything else returns None and the caller decodes with upb (`decode.decode`).
 """
@@ -11,13 +11,13 @@ attributes. Anything else returns None and the caller decodes with upb (`decode.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from causal_processor.ingest.event_frame import EventFrame
 from causal_processor.ingest.otlp_arrow import SpanArrays, decode_spans, fixed_width_ids
 from causal_processor.storage import schema
 from kprobe import events, otlp
@@ -33,7 +33,6 @@ _BY_KEY = {f.otel_key: f for f in events.EVENT_FIELDS if f.otel_key}
 _CONTEXT_KEYS = frozenset(f.otel_key for f in events.CONTEXT_FIELDS if f.otel_key)
 _TYPES = tuple(events.EVENT_TYPE_NAMES)
 _OWN = {t: tuple(f.name for f in events.fields_for(t)) for t in _TYPES}
-_EMPTY_CONTEXT = events.empty_context()
 
 
 @dataclass
@@ -41,7 +40,7 @@ class KernelBatch:
     """What the fast path made of one request."""
 
     table: pa.Table  # kernel_events rows (EVENT_SCHEMA) of the accepted spans
-    events: list[dict[str, Any]] = field(default_factory=list)  # kprobe.events dicts, same order
+    frame: EventFrame | None = None  # the same rows for the join (dicts made on demand)
     resources: dict[int, dict[str, str]] = field(default_factory=dict)  # pid -> resource attributes
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
@@ -194,7 +193,7 @@ def decode_kernel_request(body: bytes) -> KernelBatch | None:
         kept_res = span_res[keep]
     else:
         kept_res = span_res
-    out.events = _event_dicts(out.table)
+    out.frame = EventFrame.from_table(out.table)
     for r in np.unique(kept_res).tolist():
         out.resources.setdefault(res_pids[r], res_maps[r])
     return out
@@ -214,28 +213,6 @@ def _set_where(col: pa.Array, mask: np.ndarray, value: str) -> pa.Array:
     if not mask.any():
         return col
     return pc.if_else(pa.array(mask), pa.scalar(value, pa.string()), col)
-
-
-def _event_dicts(table: pa.Table) -> list[dict[str, Any]]:
-    """kprobe.events dicts of the rows: each holds its type's own fields, then an empty context."""
-    n = table.num_rows
-    types = table.column("event_type").to_pylist()
-    by_type: dict[str, list[int]] = {}
-    for i, t in enumerate(types):
-        by_type.setdefault(t, []).append(i)
-    wanted = {name for t in by_type for name in _OWN[t]}
-    values = {name: table.column(name).to_pylist() for name in wanted}
-    out: list[dict[str, Any]] = [{}] * n
-    for t, rows in by_type.items():
-        names = (*_OWN[t], "financial_context")
-        contexts = [dict(_EMPTY_CONTEXT) for _ in rows]
-        if len(rows) == n:
-            return [dict(zip(names, v, strict=True))
-                    for v in zip(*(values[k] for k in _OWN[t]), contexts, strict=True)]
-        pick = itemgetter(*rows) if len(rows) > 1 else lambda c, r=rows[0]: (c[r],)
-        for i, v in zip(rows, zip(*(pick(values[k]) for k in _OWN[t]), contexts, strict=True), strict=True):
-            out[i] = dict(zip(names, v, strict=True))
-    return out
 
 
 def rows_table(rows: list[list[Any]]) -> pa.Table:

@@ -23,13 +23,16 @@ span arriving late still joins events that arrived long before it (and vice vers
 
 from __future__ import annotations
 
-import bisect
+import itertools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from causal_processor.app_span import CLIENT, SERVER, AppSpan
+from causal_processor.ingest.event_frame import TYPE_CODE, EventFrame
 from causal_processor.join.peers import normalize_address, peer
 from causal_processor.storage.records import Transaction
 
@@ -47,6 +50,7 @@ SERVER_WAKEUP = "server_wakeup"
 PID_TIME = "pid_time"
 _PRUNE_STEP_NS = 1_000_000_000  # spans, connections and wake-ups are swept once per second of event time
 _OFF_CPU_MARGIN_NS = 20_000  # ≫ the measured kernel-app clock skew (±1 µs)
+_TCP_RECV, _TCP_SEND, _SWITCH = TYPE_CODE["TCPRecv"], TYPE_CODE["TCPSend"], TYPE_CODE["SchedSwitch"]
 CONFIDENCE = {SERVER_RECV: 0.95, CLIENT_CONN: 0.95, CLIENT_SEND: 0.9, SERVER_CHILD: 0.9,
               PARENT_THREAD: 0.85, SERVER_WAKEUP: 0.7, PID_TIME: 0.3}
 
@@ -99,43 +103,61 @@ class _Assignment:
     depth: int
     confidence: float
     context: dict[str, Any]
+    timestamp_ns: int  # the event's: assignments are forgotten with the event
 
 
 class _ThreadEvents:
-    """One thread's buffered events, sorted by time on demand."""
+    """One thread's buffered events as columns (time, frame, row, type), sorted on demand.
 
-    __slots__ = ("dirty", "events", "oldest", "times")
+    Events arrive a frame at a time; a frame's rows of this thread are appended as one part
+    and the parts are merged (stable, by time) only when the thread is read or pruned."""
+
+    __slots__ = ("_parts", "fids", "oldest", "rows", "times", "types")
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.times: list[int] = []
-        self.dirty = False
+        self.times = np.zeros(0, np.int64)
+        self.fids = np.zeros(0, np.int64)
+        self.rows = np.zeros(0, np.int64)
+        self.types = np.zeros(0, np.int16)
+        self._parts: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
         self.oldest = 2**64
 
-    def add(self, ev: dict[str, Any]) -> None:
-        ts = ev["timestamp_ns"]
-        if self.times and ts < self.times[-1]:
-            self.dirty = True
-        self.oldest = min(self.oldest, ts)
-        self.events.append(ev)
-        self.times.append(ts)
+    def __len__(self) -> int:
+        return len(self.times) + sum(len(p[0]) for p in self._parts)
 
-    def between(self, lo: int, hi: int) -> list[dict[str, Any]]:
-        if self.dirty:
-            self.events.sort(key=lambda e: e["timestamp_ns"])
-            self.times = [e["timestamp_ns"] for e in self.events]
-            self.dirty = False
-        return self.events[bisect.bisect_left(self.times, lo): bisect.bisect_right(self.times, hi)]
+    def add(self, times: np.ndarray, fid: int, rows: np.ndarray, types: np.ndarray) -> None:
+        self._parts.append((times, fid, rows, types))
+        self.oldest = min(self.oldest, int(times.min()))
 
-    def prune(self, before: int) -> list[dict[str, Any]]:
+    def _merge(self) -> None:
+        if not self._parts:
+            return
+        parts = self._parts
+        self._parts = []
+        times = np.concatenate([self.times, *(p[0] for p in parts)])
+        fids = np.concatenate([self.fids, *(np.full(len(p[0]), p[1], np.int64) for p in parts)])
+        rows = np.concatenate([self.rows, *(p[2] for p in parts)])
+        types = np.concatenate([self.types, *(p[3] for p in parts)])
+        if len(times) > 1 and (np.diff(times) < 0).any():
+            order = np.argsort(times, kind="stable")
+            times, fids, rows, types = times[order], fids[order], rows[order], types[order]
+        self.times, self.fids, self.rows, self.types = times, fids, rows, types
+
+    def span(self, lo: int, hi: int) -> tuple[int, int]:
+        """Index range of the events with lo <= time <= hi."""
+        self._merge()
+        return (int(np.searchsorted(self.times, lo, "left")), int(np.searchsorted(self.times, hi, "right")))
+
+    def prune(self, before: int) -> np.ndarray:
+        """Drop the events older than `before`; returns the frames they came from (one per event)."""
         if self.oldest >= before:
-            return []  # nothing that old: no sort, no copy
-        self.between(0, 0)
-        i = bisect.bisect_left(self.times, before)
-        gone = self.events[:i]
-        del self.events[:i]
-        del self.times[:i]
-        self.oldest = self.times[0] if self.times else 2**64
+            return np.zeros(0, np.int64)  # nothing that old: no merge, no copy
+        self._merge()
+        i = int(np.searchsorted(self.times, before, "left"))
+        gone = self.fids[:i]
+        self.times, self.fids, self.rows, self.types = (
+            self.times[i:], self.fids[i:], self.rows[i:], self.types[i:])
+        self.oldest = int(self.times[0]) if len(self.times) else 2**64
         return gone
 
 
@@ -159,6 +181,10 @@ class Joiner:
         self._event_loops: set[tuple[int, int]] = set()  # (pid, tid) seen handing requests on
         self._children: dict[str, list[str]] = {}
         self._assigned: dict[int, _Assignment] = {}
+        self._frames: dict[int, EventFrame] = {}  # frames some buffered event still comes from
+        self._frame_live: dict[int, int] = {}  # frame -> its events still buffered
+        self._next_frame = 0
+        self._unindexed: list[int] = []  # frames whose TCP events and wake-ups _index has not read
         self._max_seen = 0
         self._pruned_to = 0
         self._last_input = time.monotonic()
@@ -181,27 +207,82 @@ class Joiner:
         self._last_input = time.monotonic()
 
     def add_events(self, evs: Iterable[dict[str, Any]]) -> None:
-        for ev in evs:
-            key = (ev["pid"], ev["tid"])
-            th = self._threads.get(key)
+        """Events as dicts (reloaded from storage, tests): the dicts given get their contexts."""
+        self.add_frame(EventFrame.from_dicts(list(evs)))
+
+    def add_frame(self, frame: EventFrame) -> None:
+        """Buffer a frame's events by thread; only TCP events and wake-ups are read one by one
+        (they place spans on threads), and events landing in an already joined span."""
+        n = len(frame)
+        if not n:
+            return
+        fid = self._next_frame
+        self._next_frame += 1
+        self._frames[fid] = frame
+        self._frame_live[fid] = n
+        key = (frame.pid << 32) | frame.tid
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        bounds = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1], True]).tolist()
+        for a, b in itertools.pairwise(bounds):
+            rows = order[a:b]
+            k = (int(frame.pid[rows[0]]), int(frame.tid[rows[0]]))
+            th = self._threads.get(k)
             if th is None:
-                th = self._threads[key] = _ThreadEvents()
-            th.add(ev)
-            et = ev["event_type"]
-            if et == "TCPRecv" or et == "TCPSend":
-                conn = (normalize_address(ev["daddr"]), ev["dport"])
-                self._conn.setdefault(conn, []).append(
-                    (ev["timestamp_ns"], et, ev["pid"], ev["tid"], ev["sport"]))
-            elif et == "SchedSwitch" and ev["waker_tid"]:
-                self._wakes.setdefault((ev["waker_pid"], ev["waker_tid"]), []).append(
-                    (ev["timestamp_ns"] + ev["duration_ns"], ev["pid"], ev["tid"]))
-            ts = ev["timestamp_ns"]
-            self._max_seen = max(self._max_seen, ts)
-            for owner in self._thread_owners.get(key, ()):  # a late event in a joined span
-                if owner.lo <= ts <= owner.hi:
-                    self._assign_events(key, [ev], self._late)
-                    break
+                th = self._threads[k] = _ThreadEvents()
+            times = frame.ts[rows]
+            th.add(times, fid, rows, frame.types[rows])
+            owners = self._thread_owners.get(k)
+            if owners:  # late events in joined spans
+                inside = np.zeros(len(rows), bool)
+                for o in owners:
+                    inside |= (times >= o.lo) & (times <= o.hi)
+                if inside.any():
+                    late = rows[inside]
+                    self._assign_events(k, frame.events(late[np.argsort(frame.ts[late], kind="stable")]), self._late)
+        self._unindexed.append(fid)
+        self._max_seen = max(self._max_seen, int(frame.ts.max()))
         self._last_input = time.monotonic()
+
+    def _index(self) -> None:
+        """TCP events by connection and wake-ups by waker, of the frames added since the last
+        call: only spans look them up, so kernel traffic with no spans to join never pays."""
+        for fid in self._unindexed:
+            frame = self._frames.get(fid)
+            if frame is not None:
+                self._index_frame(frame)
+        self._unindexed.clear()
+
+    def _index_frame(self, frame: EventFrame) -> None:
+        tcp = np.flatnonzero((frame.types == _TCP_RECV) | (frame.types == _TCP_SEND))
+        norm: dict[str, str] = {}
+        for ts, code, pid, tid, sport, daddr, dport in frame.fields(
+                tcp, ("timestamp_ns", "event_type", "pid", "tid", "sport", "daddr", "dport")):
+            a = norm.get(daddr)
+            if a is None:
+                a = norm[daddr] = normalize_address(daddr)
+            self._conn.setdefault((a, dport), []).append((ts, code, pid, tid, sport))
+        switches = np.flatnonzero(frame.types == _SWITCH)
+        for ts, dur, pid, tid, wpid, wtid in frame.fields(
+                switches, ("timestamp_ns", "duration_ns", "pid", "tid", "waker_pid", "waker_tid")):
+            if wtid:
+                self._wakes.setdefault((wpid, wtid), []).append((ts + dur, pid, tid))
+
+    def _between(self, th: _ThreadEvents, lo: int, hi: int) -> list[dict[str, Any]]:
+        a, b = th.span(lo, hi)
+        return self._events_at(th, np.arange(a, b))
+
+    def _events_at(self, th: _ThreadEvents, idx: np.ndarray) -> list[dict[str, Any]]:
+        """The dicts of the thread's events at these (merged) indexes, in that order."""
+        if not len(idx):
+            return []
+        fids, rows = th.fids[idx], th.rows[idx]
+        out: list[dict[str, Any]] = [{}] * len(idx)
+        for f in np.unique(fids).tolist():
+            at = np.flatnonzero(fids == f)
+            for i, ev in zip(at.tolist(), self._frames[f].events(rows[at]), strict=True):
+                out[i] = ev
+        return out
 
     # ---- progress -----------------------------------------------------------
 
@@ -224,6 +305,8 @@ class Joiner:
         for s in due:
             self._done.add(s.span_id)
             self._unresolved.add(s.span_id)
+        if self._unresolved:
+            self._index()
         newly: list[_Owner] = []
         progress, guess = True, False
         while progress or not guess:  # a span's thread can come from its parent's or children's
@@ -245,7 +328,7 @@ class Joiner:
             key = (owner.pid, owner.tid)
             th = self._threads.get(key)
             if th is not None:
-                self._assign_events(key, th.between(owner.lo, owner.hi), out)
+                self._assign_events(key, self._between(th, owner.lo, owner.hi), out)
         fallback = [self._spans[sid] for sid in self._unresolved if sid in self._spans]
         out.spans_unresolved = len(fallback)
         due_ids = {s.span_id for s in due}
@@ -259,7 +342,7 @@ class Joiner:
         return out
 
     def _buffered(self) -> int:
-        return sum(len(t.events) for t in self._threads.values())
+        return sum(len(t) for t in self._threads.values())
 
     def flush(self) -> JoinOutput:
         """Join everything buffered (shutdown, replays, tests)."""
@@ -333,9 +416,10 @@ class Joiner:
         th = self._threads.get((pid, tid))
         if th is None:
             return False
+        a, b = th.span(recv_ts, s.end_ns)
+        recvs = a + np.flatnonzero(th.types[a:b] == _TCP_RECV)
         if self._off_cpu_at(pid, tid, s.start_ns) or any(
-                e["event_type"] == "TCPRecv" and (normalize_address(e["daddr"]), e["dport"]) != conn
-                for e in th.between(recv_ts, s.end_ns)):
+                (normalize_address(e["daddr"]), e["dport"]) != conn for e in self._events_at(th, recvs)):
             self._event_loops.add((pid, tid))  # off-CPU at the span's start, or serving others
             return True
         return False
@@ -346,11 +430,13 @@ class Joiner:
         if th is None:
             return False
         margin = min(self.config.clock_tolerance_ns, _OFF_CPU_MARGIN_NS)
-        before = th.between(t - self.config.recv_lookback_ns, t)
-        for e in reversed(before[-256:]):
-            if e["event_type"] == "SchedSwitch":
-                return e["timestamp_ns"] < t - margin and e["timestamp_ns"] + e["duration_ns"] > t + margin
-        return False
+        a, b = th.span(t - self.config.recv_lookback_ns, t)
+        a = max(a, b - 256)
+        switches = np.flatnonzero(th.types[a:b] == _SWITCH)
+        if not len(switches):
+            return False
+        e = self._events_at(th, switches[-1:] + a)[0]
+        return e["timestamp_ns"] < t - margin and e["timestamp_ns"] + e["duration_ns"] > t + margin
 
     def _owned_at(self, pid: int, tid: int, t: int) -> bool:
         return any(o.lo <= t <= o.hi for o in self._thread_owners.get((pid, tid), ()))
@@ -420,7 +506,7 @@ class Joiner:
         }
         if cur is not None and cur.context["transaction_id"] != ctx["transaction_id"]:
             out.revoked.append((ev, {**cur.context, "join_method": "", "join_confidence": 0.0}))
-        self._assigned[ev["event_id"]] = _Assignment(span.trace_id, depth, confidence, ctx)
+        self._assigned[ev["event_id"]] = _Assignment(span.trace_id, depth, confidence, ctx, ev["timestamp_ns"])
         ev["financial_context"] = ctx
         out.joined.append((ev, ctx))
 
@@ -437,7 +523,7 @@ class Joiner:
                 owners = self._thread_owners.get(key, [])
                 for s in candidates:
                     overlapping = sum(1 for o in candidates if o.start_ns <= s.end_ns and s.start_ns <= o.end_ns)
-                    for ev in th.between(s.start_ns, s.end_ns):
+                    for ev in self._between(th, s.start_ns, s.end_ns):
                         ts = ev["timestamp_ns"]
                         if any(o.lo <= ts <= o.hi for o in owners):
                             continue
@@ -486,16 +572,24 @@ class Joiner:
     # ---- memory -------------------------------------------------------------
 
     def _prune(self, horizon: int) -> None:
+        gone = []
         for key in list(self._threads):
             th = self._threads[key]
-            for ev in th.prune(horizon):
-                self._assigned.pop(ev["event_id"], None)
-            if not th.events:
+            gone.append(th.prune(horizon))
+            if not len(th):
                 del self._threads[key]
                 self._event_loops.discard(key)  # gone quiet (or exited: its tid may come back)
+        fids, counts = np.unique(np.concatenate(gone) if gone else np.zeros(0, np.int64), return_counts=True)
+        for f, c in zip(fids.tolist(), counts.tolist(), strict=True):
+            self._frame_live[f] -= c
+            if not self._frame_live[f]:
+                del self._frame_live[f], self._frames[f]
+        if len(self._unindexed) > len(self._frames):
+            self._unindexed = [f for f in self._unindexed if f in self._frames]
         if horizon - self._pruned_to < _PRUNE_STEP_NS:
             return
         self._pruned_to = horizon
+        self._assigned = {k: a for k, a in self._assigned.items() if a.timestamp_ns >= horizon}
         for conn in list(self._conn):
             rs = [r for r in self._conn[conn] if r[0] >= horizon - self.config.recv_lookback_ns]
             if rs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from causal_processor.ingest.decode import BadRequest, decode, decode_body, parse_protobuf
-from causal_processor.ingest.kernel_columns import decode_kernel_request, rows_table
+from causal_processor.ingest.kernel_columns import decode_kernel_request
 from causal_processor.ingest.kernel_rows import COLUMNS, kernel_row
 from kprobe import events, otlp
 
@@ -85,10 +85,9 @@ def test_bulk_decoder_matches_the_upb_decoder():
     body = _tricky_request().SerializeToString()
     bulk = decode_body(body)
     one_by_one = decode(parse_protobuf(body))
-    assert bulk.event_table is not None and one_by_one.event_table is None
-    assert bulk.events == one_by_one.events and len(bulk.events) == len(events.EVENT_TYPE_NAMES) + 5
-    assert [list(r.values()) for r in bulk.event_table.to_pylist()] == one_by_one.event_rows
-    assert rows_table(one_by_one.event_rows).equals(bulk.event_table)
+    assert decode_kernel_request(body) is not None  # the bulk path took it
+    assert bulk.events.all() == one_by_one.events.all() and len(bulk.events) == len(events.EVENT_TYPE_NAMES) + 5
+    assert one_by_one.events.table.equals(bulk.events.table)
     assert bulk.resources == one_by_one.resources
     assert (bulk.rejected, bulk.errors) == (one_by_one.rejected, one_by_one.errors) and bulk.rejected == 5
     assert "'Bogus'" in bulk.error_message and "(+2 more)" in bulk.error_message
@@ -108,8 +107,10 @@ def test_bulk_decoder_leaves_other_requests_to_upb():
         body = req.SerializeToString()
         assert decode_kernel_request(body) is None
         d = decode_body(body)
-        assert d.event_table is None and d.events == decode(parse_protobuf(body)).events
-    assert decode_body(upstream.SerializeToString()).events[0]["financial_context"]["transaction_id"] == "pay-1"
+        assert d.events.all() == decode(parse_protobuf(body)).events.all()
+    d = decode_body(upstream.SerializeToString())
+    assert d.events.all()[0]["financial_context"]["transaction_id"] == "pay-1"
+    assert [c["transaction_id"] for _, c in d.upstream] == ["pay-1"]
     for bad in (b"\xff\xff\xff\xff", app.SerializeToString()[:-7]):
         assert decode_kernel_request(bad) is None
         with pytest.raises(BadRequest, match="malformed OTLP protobuf"):

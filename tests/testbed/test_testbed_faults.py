@@ -76,8 +76,10 @@ def settlement_call(sink: SpanSink, truth: GroundTruth) -> dict[str, Any]:
     while True:
         spans = sink.wait_for(focus.trace_id, {"POST /risk/check", "ledger.write"})
         risk = span_named(spans, "POST /risk/check")
+        # the handler's other client call: not the one risk-check's server span answered (its
+        # end can come after the handler's next call started: it ends after the response went)
         call = next((s for s in spans if s["service"] == "payment-handler" and s["name"] == "POST"
-                     and s["start_ns"] > risk["end_ns"]), None)
+                     and s["span_id"] != risk["parent_span_id"] and s["start_ns"] > risk["start_ns"]), None)
         if call is not None:
             return call
         assert time.monotonic() < deadline, sorted((s["service"], s["name"]) for s in spans)
