@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--inject", action="append", default=[], metavar="RULE",
                    help="strace-style fault/delay injection while recording")
     r.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    r.add_argument("--no-clock-buffer", action="store_true",
+                   help="trace every clock read (no preloaded clock library; slower)")
     r.add_argument("cmd", nargs=argparse.REMAINDER, help="command and arguments")
     r.set_defaults(func=_record)
 
@@ -130,7 +132,8 @@ def _record(args: argparse.Namespace) -> int:
     if not cmd:
         raise UserError("nothing to record: give a command after --")
     try:
-        status, summary = record(cmd, args.output, redact=args.redact, inject=args.inject)
+        status, summary = record(cmd, args.output, redact=args.redact, inject=args.inject,
+                                 clock_buffer=not args.no_clock_buffer)
     except (LaunchError, InjectError, ValueError) as e:
         raise UserError(str(e)) from None
     if not args.quiet:

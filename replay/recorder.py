@@ -32,7 +32,7 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
-from replay import buffers
+from replay import buffers, clockbuf
 from replay import ptrace_ops as pt
 from replay.auxv import fix_auxv
 from replay.inject import Rule
@@ -94,9 +94,17 @@ class Recorder:
     cwd: str = field(default_factory=os.getcwd)
     redact: list = field(default_factory=list)
     inject: list[Rule] = field(default_factory=list)
+    clock_buffer: bool = True  # clock reads without a stop (replay/clockbuf.py), when built
 
     def run(self) -> RecordResult:
         self.mem = pt.Memory()
+        self.clocks = clockbuf.ClockRings(self.mem)
+        env = dict(self.env)
+        lib = clockbuf.library_path() if self.clock_buffer else None
+        self.lib = lib
+        self.lib_fds: dict[int, set[int]] = {}  # tgid -> fds the loader has the library open on
+        if lib:  # the replayed program gets the same environment, hence the same library
+            env["LD_PRELOAD"] = ":".join(p for p in (lib, env.get("LD_PRELOAD", "")) if p)
         self.blobs = BlobStore(self.redact)
         self.events: list[Event] = []
         self.threads: dict[int, _Thread] = {}
@@ -114,7 +122,8 @@ class Recorder:
         self.slice_start = 0.0
         start_wall = time.time_ns()
         t_start = time.monotonic()
-        root = spawn(self.argv, self.env, self.cwd, isolate_net=False)
+        root = spawn(self.argv, env, self.cwd, isolate_net=False,
+                     clock_page=clockbuf.PAGE_ADDR if lib else None)
         self.t0 = time.monotonic_ns()
         self.root = root
         self.threads[root] = _Thread(root)
@@ -151,7 +160,7 @@ class Recorder:
                 _kill(tid)
             self.mem.close()
         meta = {
-            "argv": list(self.argv), "env": dict(self.env), "cwd": self.cwd,
+            "argv": list(self.argv), "env": env, "cwd": self.cwd,
             "root_tid": root, "exit_status": exit_status, "start_wall_ns": start_wall,
             "kernel": platform.release(), "machine": platform.machine(),
             "hostname": socket.gethostname(), "binaries": self.binaries,
@@ -215,6 +224,7 @@ class Recorder:
             self._park(tid)  # a new thread or process: it runs when it gets the turn
         else:  # signal-delivery stop: recorded at this syscall boundary and delivered
             if self.started:
+                self._take_clock_reads(tid, th)
                 self.events.append(Event(tid, SIGNAL_NR, [sig], 0, t=self._now()))
             self._resume(tid, th, sig)
 
@@ -229,6 +239,7 @@ class Recorder:
         if not self.started:
             pt.cont(tid)
             return
+        self._take_clock_reads(tid, th)
         regs = pt.getregs(tid)
         nr = regs.orig_rax
         args = list(pt.syscall_args(regs))
@@ -239,7 +250,9 @@ class Recorder:
         if fd is not None:
             fd = pt.signed(fd) & 0xFFFFFFFF
             fd = fd - (1 << 32) if fd >= 1 << 31 else fd
-        for rule in self.inject:
+        if self.lib and self._loads_library(th.tgid, nr, fd, ev):
+            ev.x["kprobe"] = 1  # the loader reading our library: not the program's, rules skip it
+        for rule in self.inject if "kprobe" not in ev.x else ():
             if rule.hit(tid, nr, fd, ev.x.get("path")):
                 ev.x["injected"] = rule.text
                 if rule.delay_enter_ns or rule.delay_exit_ns:
@@ -281,6 +294,26 @@ class Recorder:
             self._hold(tid, enter_delay, "enter")
             return
         pt.syscall(tid)
+
+    def _loads_library(self, tgid: int, nr: int, fd: int | None, ev: Event) -> bool:
+        fds = self.lib_fds.setdefault(tgid, set())
+        if nr in _OPENS and ev.x.get("path") == self.lib:
+            return True
+        if fd is None or fd not in fds:
+            return False
+        if nr == NR["close"]:
+            fds.discard(fd)
+        return True
+
+    def _take_clock_reads(self, tid: int, th: _Thread) -> None:
+        """The thread's clock reads since its last stop, as the events tracing them would have
+        made (only the thread with the turn runs between stops, so they are all its own)."""
+        for clock, ptr, sec, nsec, ret in self.clocks.take(th.tgid):
+            ev = Event(tid, NR["clock_gettime"], [clock, ptr, 0, 0, 0, 0], ret, t=self._now())
+            if ret == 0:
+                data = sec.to_bytes(8, "little", signed=True) + nsec.to_bytes(8, "little", signed=True)
+                ev.outs = [["a", 1, self.blobs.put(data, False)]]
+            self.events.append(ev)
 
     def _hold(self, tid: int, ns: int, what: str) -> None:
         heapq.heappush(self.timers, (time.monotonic() + ns / 1e9, tid, 0, what))
@@ -396,6 +429,8 @@ class Recorder:
                 ev.mode = "p"
             return
         if nr in _OPENS:
+            if "kprobe" in ev.x:
+                self.lib_fds.setdefault(tgid, set()).add(ret)
             if self._is_code(tgid, ret, ev):
                 ev.mode = "c"
                 kinds[ret] = "c"
@@ -465,12 +500,14 @@ class Recorder:
             self.first_stop.add(child)
         if not thread:
             self.fdkind[child] = dict(self.fdkind.get(th.tgid, {}))
+            self.clocks.forked(th.tgid, child)
         if th.pending is not None:
             th.pending.x["child"] = child
         self._resume(tid, th)
 
     def _on_exec(self, tid: int, th: _Thread) -> None:
         self.mem.forget(th.tgid)
+        self.clocks.exec(th.tgid)
         regs = pt.getregs(tid)
         rnd = fix_auxv(self.mem, th.tgid, regs.rsp, None)
         if not self.started:

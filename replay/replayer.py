@@ -306,7 +306,7 @@ class Replayer:
                  if r.duration_ns is not None or r.delay_enter_ns or r.delay_exit_ns]
         delta: dict[int, int] = {}
         for i, ev in enumerate(self.events):
-            if ev.nr < 0:
+            if ev.nr < 0 or "kprobe" in ev.x:
                 continue
             fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
             for r in rules:
@@ -870,6 +870,8 @@ class Replayer:
         return self.net.conns[cid].endpoints[1] if cid is not None else None
 
     def _rule_for(self, th: _T, idx: int, ev: Event) -> Rule | None:
+        if "kprobe" in ev.x:  # the loader reading kprobe's clock library (replay/clockbuf.py)
+            return None
         fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
         for rule in self.opts.inject:
             if rule.hit(th.rtid, ev.nr, fd, ev.x.get("path"), self._peer(idx)):

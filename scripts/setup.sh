@@ -78,6 +78,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The replay recorder's clock library (replay/clockbuf.py), preloaded into recorded programs.
+lib=replay/preload/libkprobe_clock.so
+if [ ! -f "$lib" ] || [ replay/preload/kprobe_clock.c -nt "$lib" ]; then
+  log "building $lib"
+  cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$lib" replay/preload/kprobe_clock.c
+fi
+
 # Neo4j's own Cypher parser, which the causal tests run every Neo4j statement through.
 if [ ! -d tests/cypher/node_modules/@neo4j-cypher/language-support ]; then
   log "installing the Cypher parser (tests/cypher)"
