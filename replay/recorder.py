@@ -224,7 +224,8 @@ class Recorder:
             self._park(tid)  # a new thread or process: it runs when it gets the turn
         else:  # signal-delivery stop: recorded at this syscall boundary and delivered
             if self.started:
-                self._take_clock_reads(tid, th)
+                if tid == self.holder:  # the ring's new reads are the running thread's
+                    self._take_clock_reads(tid, th)
                 self.events.append(Event(tid, SIGNAL_NR, [sig], 0, t=self._now()))
             self._resume(tid, th, sig)
 

@@ -53,7 +53,7 @@ def test_demo_json_explains_the_seeds_incident() -> None:
     rc = report["root_cause"]
     assert report["engine_error"] is None and rc is not None
     assert isinstance(rc["mechanism"], str) and rc["contribution_ns"] > 0
-    assert report["explanation"]["transaction_id"] == "pay-98721"
+    assert report["explanation"]["transaction_id"] == txn["id"]  # pay-98721 when it failed
     assert set(report["agreement"]) == {"mechanism", "culprit"}
 
 
