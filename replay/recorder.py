@@ -309,6 +309,8 @@ class Recorder:
     def _take_clock_reads(self, tid: int, th: _Thread) -> None:
         """The thread's clock reads since its last stop, as the events tracing them would have
         made (only the thread with the turn runs between stops, so they are all its own)."""
+        if not self.lib:
+            return
         for clock, ptr, sec, nsec, ret in self.clocks.take(th.tgid):
             ev = Event(tid, NR["clock_gettime"], [clock, ptr, 0, 0, 0, 0], ret, t=self._now())
             if ret == 0:

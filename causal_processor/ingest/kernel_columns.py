@@ -3,9 +3,9 @@
 Same result as `kernel_rows.kernel_row` span by span (a test holds them equal), but every
 kernel_events column is built with vectorised operations on the Arrow arrays of
 `otlp_arrow.decode_spans`, and the rows go to ClickHouse as one Arrow table; the join reads
-them as an EventFrame, which makes event dicts only for the rows it needs. It covers the receiver's traffic: requests whose
-every scope is the receiver's, without upstream join context and with scalar resource
-attributes. Anything else returns None and the caller decodes with upb (`decode.decode`).
+them as an EventFrame, which makes event dicts only for the rows it needs. It covers the
+receiver's traffic: requests whose every scope is the receiver's, without upstream join
+context and with scalar resource attributes. Anything else returns None and the caller decodes with upb (`decode.decode`).
 """
 
 from __future__ import annotations
