@@ -297,10 +297,10 @@ class Recorder:
         pt.syscall(tid)
 
     def _loads_library(self, tgid: int, nr: int, fd: int | None, ev: Event) -> bool:
-        fds = self.lib_fds.setdefault(tgid, set())
         if nr in _OPENS and ev.x.get("path") == self.lib:
             return True
-        if fd is None or fd not in fds:
+        fds = self.lib_fds.get(tgid)
+        if fd is None or not fds or fd not in fds:
             return False
         if nr == NR["close"]:
             fds.discard(fd)

@@ -94,7 +94,6 @@ def decode_body(body: bytes, *, keep_forward: bool = False) -> Decoded:
     kb = decode_kernel_request(body)
     if kb is None:
         return decode(parse_protobuf(body), keep_forward=keep_forward)
-    assert kb.frame is not None
     return Decoded(events=kb.frame, resources=kb.resources, rejected=kb.rejected, errors=kb.errors)
 
 

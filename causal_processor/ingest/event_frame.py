@@ -21,7 +21,9 @@ from kprobe import events
 TYPE_CODE: dict[str, int] = {name: i for i, name in enumerate(events.EVENT_TYPE_NAMES)}
 """event_type -> the small integer the frame's `types` column holds (-1: not an event type)."""
 
-_OWN = {t: tuple(f.name for f in events.fields_for(t)) for t in events.EVENT_TYPE_NAMES}
+OWN_FIELDS: dict[str, tuple[str, ...]] = {t: tuple(f.name for f in events.fields_for(t))
+                                          for t in events.EVENT_TYPE_NAMES}
+"""event_type -> the fields its events carry (kprobe.events.fields_for), the dicts' keys."""
 _EMPTY_CONTEXT = events.empty_context()
 
 
@@ -117,16 +119,17 @@ def _event_dicts(table: pa.Table) -> list[dict[str, Any]]:
     by_type: dict[str, list[int]] = {}
     for i, t in enumerate(types):
         by_type.setdefault(t, []).append(i)
-    wanted = {name for t in by_type for name in _OWN[t]}
+    wanted = {name for t in by_type for name in OWN_FIELDS[t]}
     values = {name: table.column(name).to_pylist() for name in wanted}
     out: list[dict[str, Any]] = [{}] * n
     for t, rows in by_type.items():
-        names = (*_OWN[t], "financial_context")
+        names = (*OWN_FIELDS[t], "financial_context")
         contexts = [dict(_EMPTY_CONTEXT) for _ in rows]
         if len(rows) == n:
             return [dict(zip(names, v, strict=True))
-                    for v in zip(*(values[k] for k in _OWN[t]), contexts, strict=True)]
+                    for v in zip(*(values[k] for k in OWN_FIELDS[t]), contexts, strict=True)]
         pick = itemgetter(*rows) if len(rows) > 1 else lambda c, r=rows[0]: (c[r],)
-        for i, v in zip(rows, zip(*(pick(values[k]) for k in _OWN[t]), contexts, strict=True), strict=True):
+        for i, v in zip(rows, zip(*(pick(values[k]) for k in OWN_FIELDS[t]), contexts, strict=True),
+                        strict=True):
             out[i] = dict(zip(names, v, strict=True))
     return out

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from causal_processor.ingest.event_frame import OWN_FIELDS as _OWN
 from causal_processor.ingest.event_frame import EventFrame
 from causal_processor.ingest.otlp_arrow import SpanArrays, decode_spans, fixed_width_ids
 from causal_processor.storage import schema
@@ -32,15 +33,13 @@ _ZERO = {"int": 0, "uint": 0, "float": 0.0, "bool": False, "str": "", "enum": ""
 _BY_KEY = {f.otel_key: f for f in events.EVENT_FIELDS if f.otel_key}
 _CONTEXT_KEYS = frozenset(f.otel_key for f in events.CONTEXT_FIELDS if f.otel_key)
 _TYPES = tuple(events.EVENT_TYPE_NAMES)
-_OWN = {t: tuple(f.name for f in events.fields_for(t)) for t in _TYPES}
 
 
 @dataclass
 class KernelBatch:
     """What the fast path made of one request."""
 
-    table: pa.Table  # kernel_events rows (EVENT_SCHEMA) of the accepted spans
-    frame: EventFrame | None = None  # the same rows for the join (dicts made on demand)
+    frame: EventFrame  # the accepted spans' kernel_events rows (frame.table, EVENT_SCHEMA)
     resources: dict[int, dict[str, str]] = field(default_factory=dict)  # pid -> resource attributes
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
@@ -183,17 +182,14 @@ def decode_kernel_request(body: bytes) -> KernelBatch | None:
     table = pa.table([cols[f.name] if isinstance(cols[f.name], pa.Array)  # out-of-range ints wrap
                       else pa.array(cols[f.name]).cast(f.type, safe=False) for f in EVENT_SCHEMA],
                      schema=EVENT_SCHEMA)
-    out = KernelBatch(table=table)
+    kept_res = span_res
     if reasons:
         keep = np.ones(n, dtype=bool)
         keep[list(reasons)] = False
-        out.table = table.filter(pa.array(keep))
-        out.rejected = len(reasons)
-        out.errors = [reasons[i] for i in sorted(reasons)]
+        table = table.filter(pa.array(keep))
         kept_res = span_res[keep]
-    else:
-        kept_res = span_res
-    out.frame = EventFrame.from_table(out.table)
+    out = KernelBatch(EventFrame.from_table(table), rejected=len(reasons),
+                      errors=[reasons[i] for i in sorted(reasons)])
     for r in np.unique(kept_res).tolist():
         out.resources.setdefault(res_pids[r], res_maps[r])
     return out
