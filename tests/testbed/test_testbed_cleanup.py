@@ -128,10 +128,18 @@ def test_a_killed_runner_is_swept_by_the_next_run() -> None:
     assert any(str(runner.pid) in r for r in removed)
 
 
+def _sigint_as_a_terminal_gives_it() -> None:
+    """Ctrl-C's default disposition in the child: a suite started in the background by a
+    shell without job control inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt (the CLI ran to the end and exited 0)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_mid_run_cleans_up() -> None:
     cli = subprocess.Popen([str(Path(sys.executable).parent / "kprobe"), "testbed",
                             "--scenario", "packet-loss", "--duration", "8"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                           preexec_fn=_sigint_as_a_terminal_gives_it)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not any("kprobe_testbed_" in x for x in leftovers(cli.pid)):
         time.sleep(0.1)
