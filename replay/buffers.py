@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Protocol
 
 from replay.ptrace_ops import Memory
 from replay.syscalls import NAME, out_buffers
 
+
+class Reader(Protocol):
+    """Where a call's output is read from: the tracee (`Memory`), or a buffered call's copy
+    of it (`sysbuf.Entry`)."""
+
+    def read(self, tgid: int, addr: int, size: int) -> bytes: ...
+
+    def read_u32(self, tgid: int, addr: int) -> int: ...
+
 _MSG_FMT = "<QI4xQQQQi"  # name, namelen, iov, iovlen, control, controllen, flags
 
 
-def _iovecs(mem: Memory, tgid: int, addr: int, count: int) -> list[tuple[int, int]]:
+def _iovecs(mem: Reader, tgid: int, addr: int, count: int) -> list[tuple[int, int]]:
     count = min(count, 1024)
     raw = mem.read(tgid, addr, 16 * count)
     return [struct.unpack_from("<QQ", raw, 16 * i) for i in range(len(raw) // 16)]
 
 
-def gather(mem: Memory, tgid: int, iov: int, count: int, total: int) -> bytes:
+def gather(mem: Reader, tgid: int, iov: int, count: int, total: int) -> bytes:
     out = []
     for base, length in _iovecs(mem, tgid, iov, count):
         take = min(length, total)
@@ -41,7 +51,7 @@ def scatter(mem: Memory, tgid: int, iov: int, count: int, data: bytes) -> None:
         data = data[length:]
 
 
-def capture(mem: Memory, tgid: int, nr: int, args: list[int], ret: int,
+def capture(mem: Reader, tgid: int, nr: int, args: list[int], ret: int,
             put: Callable[[bytes], str]) -> list[list]:
     """Read every buffer the kernel filled for this syscall into recording form."""
     if ret < 0:

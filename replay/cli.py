@@ -31,8 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--inject", action="append", default=[], metavar="RULE",
                    help="strace-style fault/delay injection while recording")
     r.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
-    r.add_argument("--no-clock-buffer", action="store_true",
-                   help="trace every clock read (no preloaded clock library; slower)")
+    r.add_argument("--no-syscall-buffer", "--no-clock-buffer", dest="no_syscall_buffer",
+                   action="store_true",
+                   help="trace every clock read and socket query (no preloaded library; slower)")
     r.add_argument("cmd", nargs=argparse.REMAINDER, help="command and arguments")
     r.set_defaults(func=_record)
 
@@ -133,7 +134,7 @@ def _record(args: argparse.Namespace) -> int:
         raise UserError("nothing to record: give a command after --")
     try:
         status, summary = record(cmd, args.output, redact=args.redact, inject=args.inject,
-                                 clock_buffer=not args.no_clock_buffer)
+                                 syscall_buffer=not args.no_syscall_buffer)
     except (LaunchError, InjectError, ValueError) as e:
         raise UserError(str(e)) from None
     if not args.quiet:

@@ -32,9 +32,10 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
-from replay import buffers, clockbuf
+from replay import buffers, sysbuf
 from replay import ptrace_ops as pt
 from replay.auxv import fix_auxv
+from replay.endpoints import tcp_endpoints
 from replay.inject import Rule
 from replay.launch import spawn
 from replay.recording import SIGNAL_NR, BlobStore, Event, Recording
@@ -94,14 +95,16 @@ class Recorder:
     cwd: str = field(default_factory=os.getcwd)
     redact: list = field(default_factory=list)
     inject: list[Rule] = field(default_factory=list)
-    clock_buffer: bool = True  # clock reads without a stop (replay/clockbuf.py), when built
+    syscall_buffer: bool = True  # clock reads etc. without a stop (replay/sysbuf.py), when built
 
     def run(self) -> RecordResult:
         self.mem = pt.Memory()
-        self.clocks = clockbuf.ClockRings(self.mem)
+        self.rings = sysbuf.Rings(self.mem)
         env = dict(self.env)
-        lib = clockbuf.library_path() if self.clock_buffer else None
+        lib = sysbuf.library_path() if self.syscall_buffer else None
         self.lib = lib
+        # a call an injection rule names stays traced, so that the rule can apply to it
+        self.untraced = sysbuf.BUFFERED - {nr for r in self.inject for nr in r.nrs} if lib else frozenset()
         self.lib_fds: dict[int, set[int]] = {}  # tgid -> fds the loader has the library open on
         if lib:  # the replayed program gets the same environment, hence the same library
             env["LD_PRELOAD"] = ":".join(p for p in (lib, env.get("LD_PRELOAD", "")) if p)
@@ -122,8 +125,7 @@ class Recorder:
         self.slice_start = 0.0
         start_wall = time.time_ns()
         t_start = time.monotonic()
-        root = spawn(self.argv, env, self.cwd, isolate_net=False,
-                     clock_page=clockbuf.PAGE_ADDR if lib else None)
+        root = spawn(self.argv, env, self.cwd, isolate_net=False, untraced=self.untraced)
         self.t0 = time.monotonic_ns()
         self.root = root
         self.threads[root] = _Thread(root)
@@ -224,8 +226,8 @@ class Recorder:
             self._park(tid)  # a new thread or process: it runs when it gets the turn
         else:  # signal-delivery stop: recorded at this syscall boundary and delivered
             if self.started:
-                if tid == self.holder:  # the ring's new reads are the running thread's
-                    self._take_clock_reads(tid, th)
+                if tid == self.holder:  # the ring's new calls are the running thread's
+                    self._take_buffered(tid, th)
                 self.events.append(Event(tid, SIGNAL_NR, [sig], 0, t=self._now()))
             self._resume(tid, th, sig)
 
@@ -240,7 +242,7 @@ class Recorder:
         if not self.started:
             pt.cont(tid)
             return
-        self._take_clock_reads(tid, th)
+        self._take_buffered(tid, th)
         regs = pt.getregs(tid)
         nr = regs.orig_rax
         args = list(pt.syscall_args(regs))
@@ -306,17 +308,22 @@ class Recorder:
             fds.discard(fd)
         return True
 
-    def _take_clock_reads(self, tid: int, th: _Thread) -> None:
-        """The thread's clock reads since its last stop, as the events tracing them would have
-        made (only the thread with the turn runs between stops, so they are all its own)."""
+    def _take_buffered(self, tid: int, th: _Thread) -> None:
+        """The thread's buffered calls since its last stop, as the events tracing them would
+        have made (only the thread with the turn runs between stops, so they are all its own).
+        A call that stayed traced (an injection rule names it) is recorded at its stops."""
         if not self.lib:
             return
-        for clock, ptr, sec, nsec, ret in self.clocks.take(th.tgid):
-            ev = Event(tid, NR["clock_gettime"], [clock, ptr, 0, 0, 0, 0], ret, t=self._now())
-            if ret == 0:
-                data = sec.to_bytes(8, "little", signed=True) + nsec.to_bytes(8, "little", signed=True)
-                ev.outs = [["a", 1, self.blobs.put(data, False)]]
-            self.events.append(ev)
+        for e in self.rings.take(th.tgid):
+            if e.nr in self.untraced:
+                ev = Event(tid, e.nr, e.args, e.ret, t=self._now())
+                # stored as the traced call's stops store it (a clock read is never redacted)
+                put = self._put_clock if e.nr == NR["clock_gettime"] else self.blobs.put
+                ev.outs = buffers.capture(e, th.tgid, e.nr, e.args, e.ret, put)
+                self.events.append(ev)
+
+    def _put_clock(self, data: bytes) -> str:
+        return self.blobs.put(data, False)
 
     def _hold(self, tid: int, ns: int, what: str) -> None:
         heapq.heappush(self.timers, (time.monotonic() + ns / 1e9, tid, 0, what))
@@ -503,14 +510,14 @@ class Recorder:
             self.first_stop.add(child)
         if not thread:
             self.fdkind[child] = dict(self.fdkind.get(th.tgid, {}))
-            self.clocks.forked(th.tgid, child)
+            self.rings.forked(th.tgid, child)
         if th.pending is not None:
             th.pending.x["child"] = child
         self._resume(tid, th)
 
     def _on_exec(self, tid: int, th: _Thread) -> None:
         self.mem.forget(th.tgid)
-        self.clocks.exec(th.tgid)
+        self.rings.exec(th.tgid)
         regs = pt.getregs(tid)
         rnd = fix_auxv(self.mem, th.tgid, regs.rsp, None)
         if not self.started:
@@ -523,25 +530,6 @@ class Recorder:
                                      x={"at_random": rnd.hex(), "initial": True}))
         self.fdkind[th.tgid] = {k: v for k, v in self.fdkind.get(th.tgid, {}).items()}
         self._resume(tid, th)
-
-
-def tcp_endpoints(tgid: int, fd: int) -> list[str]:
-    """[local, remote] of a TCP socket, as /proc/net/tcp spells them (hex addr:port)."""
-    try:
-        inode = os.stat(f"/proc/{tgid}/fd/{fd}").st_ino
-    except OSError:
-        return []
-    for table in ("tcp", "tcp6"):
-        try:
-            with open(f"/proc/{tgid}/net/{table}") as f:
-                next(f)
-                for line in f:
-                    cols = line.split()
-                    if len(cols) > 9 and cols[9] == str(inode):
-                        return [cols[1], cols[2]]
-        except OSError:
-            continue
-    return []
 
 
 def _fstat(fd: int) -> os.stat_result | None:

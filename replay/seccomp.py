@@ -1,8 +1,8 @@
 """The seccomp-bpf filter: only syscalls that matter stop the tracer.
 
 Everything in `syscalls.ALLOWED` and anonymous mmap run at native speed, and, when
-recording, clock_gettime from the clock buffer's page (replay/clockbuf.py); every
-other syscall (including ones this module has never heard of) returns
+recording, the calls the syscall buffer's library makes from its page (replay/sysbuf.py);
+every other syscall (including ones this module has never heard of) returns
 SECCOMP_RET_TRACE so the recorder sees it and the replayer can refuse it.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import struct
 
+from replay.sysbuf import PAGE_ADDR
 from replay.syscalls import ALLOWED, NR
 
 _BPF_LD_W_ABS = 0x20
@@ -30,24 +31,27 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("<HBBI", code, jt, jf, k)
 
 
-def build_filter(clock_page: int | None = None) -> bytes:
-    """BPF program: foreign arch -> trace; allowed nr -> allow; mmap(fd=-1) -> allow; with
-    `clock_page`, clock_gettime made from that page -> allow (replay/clockbuf.py); else trace."""
+def build_filter(untraced: frozenset[int] = frozenset()) -> bytes:
+    """BPF program: foreign arch -> trace; a call in `untraced` made from the syscall
+    buffer's page -> allow (any other call from it -> trace); allowed nr -> allow;
+    mmap(fd=-1) -> allow; else trace."""
     prog: list[tuple[int, str | int, str | int, int]] = [
         (_BPF_LD_W_ABS, 0, 0, _OFF_ARCH),
         (_BPF_JEQ_K, 0, "trace", _AUDIT_ARCH_X86_64),
-        (_BPF_LD_W_ABS, 0, 0, _OFF_NR),
     ]
-    if clock_page is not None:
+    if untraced:
         prog += [
-            (_BPF_JEQ_K, 0, "allowed", NR["clock_gettime"]),
             (_BPF_LD_W_ABS, 0, 0, _OFF_IP_HI),
-            (_BPF_JEQ_K, 0, "trace", clock_page >> 32),
+            (_BPF_JEQ_K, 0, "nr", PAGE_ADDR >> 32),
             (_BPF_LD_W_ABS, 0, 0, _OFF_IP_LO),
             (_BPF_AND_K, 0, 0, 0xFFFFF000),
-            (_BPF_JEQ_K, "allow", "trace", clock_page & 0xFFFFF000),
+            (_BPF_JEQ_K, 0, "nr", PAGE_ADDR & 0xFFFFF000),
+            (_BPF_LD_W_ABS, 0, 0, _OFF_NR),
         ]
-    labels = {"allowed": len(prog)}
+        prog += [(_BPF_JEQ_K, "allow", 0, nr) for nr in sorted(untraced)]
+        prog.append((_BPF_JEQ_K, "trace", "trace", 0))
+    labels = {"nr": len(prog)}
+    prog.append((_BPF_LD_W_ABS, 0, 0, _OFF_NR))
     prog += [(_BPF_JEQ_K, "allow", 0, nr) for nr in sorted(ALLOWED)]
     prog += [
         (_BPF_JEQ_K, 0, "trace", NR["mmap"]),
@@ -69,10 +73,10 @@ class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
 
 
-def install_filter(clock_page: int | None = None) -> None:
+def install_filter(untraced: frozenset[int] = frozenset()) -> None:
     """Install the filter in the calling process (a forked child, right before exec)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    code = build_filter(clock_page)
+    code = build_filter(untraced)
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.addressof(buf))
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

@@ -78,7 +78,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-# The replay recorder's clock library (replay/clockbuf.py), preloaded into recorded programs.
+# The replay recorder's syscall-buffer library (replay/sysbuf.py), preloaded into recorded programs.
 lib=replay/preload/libkprobe_clock.so
 if [ ! -f "$lib" ] || [ replay/preload/kprobe_clock.c -nt "$lib" ]; then
   log "building $lib"

@@ -1,48 +1,70 @@
-/* kprobe's clock buffer: clock_gettime without a ptrace stop while recording.
+/* kprobe's syscall buffer: clock reads and a few calls that never wait, without a ptrace
+ * stop while recording (rr's syscallbuf, for the calls a service makes per request).
  *
  * The recorder hides the vDSO, so every clock read is a syscall, and a traced one costs a
  * ptrace stop (~60 us in our Python tracer); a Python service reads the clock dozens of
- * times per request. Preloaded into the recorded program, this library answers
- * clock_gettime through a syscall instruction in a page at a fixed address, which the
- * recorder's seccomp filter lets through untraced (and only that syscall from that page),
- * and appends each answer to a ring at another fixed address. At the thread's next
- * traced syscall the recorder reads the ring through /proc/PID/mem and stores each read
- * as an ordinary clock_gettime event, just before that syscall: the recording is the one
- * a fully traced run would have made. On replay the same library runs the same
- * instruction, the replayer's filter traces it, and the replayer serves the recorded
- * value like any other clock read. The library behaves the same in both: it never
- * learns which one it is in.
+ * times per request and asks a socket for its names and options on every accept.
+ * Preloaded into the recorded program, this library makes those calls through a syscall
+ * instruction in a page at a fixed address, which the recorder's seccomp filter lets
+ * through untraced (any syscall from that page, and only from it), and appends each one,
+ * with the bytes the kernel wrote for it, to a ring at another fixed address. At the
+ * thread's next traced syscall the recorder reads the ring through /proc/PID/mem and
+ * stores each entry as the ordinary event a traced call would have made, just before
+ * that syscall: the recording is the one a fully traced run would have made. On replay
+ * the same library runs the same instruction, the replayer's filter traces it, and the
+ * replayer serves the recorded result like any other. The library behaves the same in
+ * both: it never learns which one it is in.
  *
- * Every FLUSH_EVERY reads it makes one traced getpid, so a thread that reads the clock
- * in a loop without any syscall cannot outrun the recorder. Layout (shared with
- * replay/clockbuf.py): header {magic, written, capacity, entry size}, then entries
- * {clock, timespec pointer, seconds, nanoseconds, return value}, 8 bytes each field.
+ * Only calls that cannot wait for another thread (or process) of the tree are buffered:
+ * a thread that made one keeps running, and one thread runs at a time while recording.
+ * A flock is buffered only when it unlocks or does not block; ioctl only for FIONBIO and
+ * FIONREAD. A call whose output does not fit an entry is made as a traced syscall.
+ *
+ * Every FLUSH_EVERY entries it makes one traced getpid, so a thread that reads the clock
+ * in a loop without any syscall cannot outrun the recorder. It takes no timestamps of its
+ * own: in replay they would be clock reads the recording does not have. Layout (shared
+ * with replay/sysbuf.py): header {magic, written, capacity, entry size}, then fixed-size
+ * entries {nr, args[6], ret, two (address, length) regions of tracee memory the call
+ * wrote, their bytes}.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PAGE_ADDR 0x70000000UL
 #define RING_ADDR 0x70001000UL
-#define MAGIC 0x6b70636c6f636b31ULL /* "kpclock1" */
-#define CAPACITY 65536UL
+#define MAGIC 0x6b70737973627532ULL /* "kpsysbu2" */
+#define CAPACITY 16384UL
 #define FLUSH_EVERY (CAPACITY / 2)
+#define DATA_BYTES 136
 
-struct entry { int64_t clock; uint64_t ptr; int64_t sec; int64_t nsec; int64_t ret; };
+struct region { uint64_t addr, len; };
+struct entry {
+    int64_t nr;
+    uint64_t args[6];
+    int64_t ret;
+    struct region mem[2];
+    unsigned char data[DATA_BYTES];
+};
 struct ring { uint64_t magic, written, capacity, entry_size; struct entry e[]; };
 
-typedef long (*trampoline_fn)(long nr, long a, long b);
+typedef long (*trampoline_fn)(long nr, long a, long b, long c, long d, long e);
 static trampoline_fn trampoline;
 static struct ring *ring;
 
-__attribute__((constructor)) static void kprobe_clock_init(void) {
-    /* mov rax,rdi; mov rdi,rsi; mov rsi,rdx; syscall; ret */
+__attribute__((constructor)) static void kprobe_buffer_init(void) {
+    /* mov rax,rdi; mov rdi,rsi; mov rsi,rdx; mov rdx,rcx; mov r10,r8; mov r8,r9; syscall; ret */
     static const unsigned char code[] = {0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6,
+                                         0x48, 0x89, 0xca, 0x4d, 0x89, 0xc2, 0x4d, 0x89, 0xc8,
                                          0x0f, 0x05, 0xc3};
     void *page = mmap((void *)PAGE_ADDR, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -61,6 +83,49 @@ __attribute__((constructor)) static void kprobe_clock_init(void) {
     trampoline = (trampoline_fn)page;
 }
 
+static long set_errno(long ret) {
+    if (ret < 0) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
+/* Make the call untraced and ring it with the (at most two) buffers it filled; `out` names
+ * each by argument index, with its length: `len` bytes, or (len_arg >= 0) what the call
+ * left in the value-result length at that argument, at most `len`. */
+struct out { int arg, len_arg; size_t len; };
+
+static long buffered(long nr, const long a[6], const struct out *outs, int nouts) {
+    long ret = trampoline(nr, a[0], a[1], a[2], a[3], a[4]);
+    uint64_t n = ring->written;
+    struct entry *e = &ring->e[n % CAPACITY];
+    e->nr = nr;
+    for (int i = 0; i < 6; i++)
+        e->args[i] = (uint64_t)a[i];
+    e->ret = ret;
+    memset(e->mem, 0, sizeof e->mem);
+    size_t used = 0;
+    for (int i = 0; ret >= 0 && i < nouts; i++) {
+        const struct out *o = &outs[i];
+        void *addr = (void *)a[o->arg];
+        size_t len = o->len;
+        if (o->len_arg >= 0 && *(const uint32_t *)a[o->len_arg] < len)
+            len = *(const uint32_t *)a[o->len_arg];
+        if (!addr || len > DATA_BYTES - used)
+            len = 0;
+        if (len)
+            memcpy(e->data + used, addr, len);
+        e->mem[i].addr = (uint64_t)addr;
+        e->mem[i].len = len;
+        used += len;
+    }
+    __atomic_store_n(&ring->written, n + 1, __ATOMIC_RELEASE);
+    if ((n + 1) % FLUSH_EVERY == 0)
+        syscall(SYS_getpid); /* traced: the recorder takes the ring there */
+    return ret;
+}
+
 static int is_wall_or_monotonic(clockid_t clock) {
     /* the clocks the recorder answers as queries; CPU-time clocks stay traced syscalls */
     return clock >= 0 && clock < 16 && clock != CLOCK_PROCESS_CPUTIME_ID &&
@@ -70,20 +135,59 @@ static int is_wall_or_monotonic(clockid_t clock) {
 int clock_gettime(clockid_t clock, struct timespec *ts) {
     if (!trampoline || !is_wall_or_monotonic(clock))
         return (int)syscall(SYS_clock_gettime, clock, ts); /* what libc does without a vDSO */
-    long ret = trampoline(SYS_clock_gettime, clock, (long)ts);
-    uint64_t n = ring->written;
-    struct entry *e = &ring->e[n % CAPACITY];
-    e->clock = clock;
-    e->ptr = (uint64_t)ts;
-    e->ret = ret;
-    e->sec = ret == 0 ? ts->tv_sec : 0;
-    e->nsec = ret == 0 ? ts->tv_nsec : 0;
-    __atomic_store_n(&ring->written, n + 1, __ATOMIC_RELEASE);
-    if ((n + 1) % FLUSH_EVERY == 0)
-        trampoline(SYS_getpid, 0, 0);
-    if (ret < 0) {
-        errno = (int)-ret;
-        return -1;
-    }
-    return 0;
+    static const struct out outs[] = {{1, -1, sizeof(struct timespec)}};
+    long a[6] = {clock, (long)ts};
+    return (int)set_errno(buffered(SYS_clock_gettime, a, outs, 1));
+}
+
+/* getsockname/getpeername/getsockopt: a value-result length, then the buffer it sizes (a
+ * buffer that could not fit an entry is left to a traced call). */
+static int sockname(long nr, int fd, struct sockaddr *addr, socklen_t *len) {
+    if (!trampoline || !addr || !len || *len > DATA_BYTES - sizeof(uint32_t))
+        return (int)syscall(nr, fd, addr, len);
+    const struct out outs[] = {{2, -1, sizeof(uint32_t)}, {1, 2, *len}};
+    long a[6] = {fd, (long)addr, (long)len};
+    return (int)set_errno(buffered(nr, a, outs, 2));
+}
+
+int getsockname(int fd, struct sockaddr *addr, socklen_t *len) {
+    return sockname(SYS_getsockname, fd, addr, len);
+}
+
+int getpeername(int fd, struct sockaddr *addr, socklen_t *len) {
+    return sockname(SYS_getpeername, fd, addr, len);
+}
+
+int getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
+    if (!trampoline || !val || !len || *len > DATA_BYTES - sizeof(uint32_t))
+        return (int)syscall(SYS_getsockopt, fd, level, name, val, len);
+    const struct out outs[] = {{4, -1, sizeof(uint32_t)}, {3, 4, *len}};
+    long a[6] = {fd, level, name, (long)val, (long)len};
+    return (int)set_errno(buffered(SYS_getsockopt, a, outs, 2));
+}
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
+    if (!trampoline)
+        return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+    long a[6] = {fd, level, name, (long)val, len};
+    return (int)set_errno(buffered(SYS_setsockopt, a, NULL, 0));
+}
+
+int ioctl(int fd, unsigned long request, ...) {
+    va_list ap;
+    va_start(ap, request);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (!trampoline || (request != FIONBIO && request != FIONREAD))
+        return (int)syscall(SYS_ioctl, fd, request, arg);
+    static const struct out outs[] = {{2, -1, sizeof(int)}};
+    long a[6] = {fd, (long)request, (long)arg};
+    return (int)set_errno(buffered(SYS_ioctl, a, outs, request == FIONREAD));
+}
+
+int flock(int fd, int op) {
+    if (!trampoline || !(op & (LOCK_UN | LOCK_NB)))
+        return (int)syscall(SYS_flock, fd, op); /* may wait for another holder: traced */
+    long a[6] = {fd, op};
+    return (int)set_errno(buffered(SYS_flock, a, NULL, 0));
 }

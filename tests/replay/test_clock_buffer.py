@@ -7,16 +7,16 @@ import subprocess
 import pytest
 from replay_helpers import PY, needs_tracing
 
-from replay import clockbuf
+from replay import sysbuf
 from replay.recorder import Recorder
 from replay.replayer import ReplayOptions
 from replay.session import replay_captured
 from replay.syscalls import NR
 
-pytestmark = [needs_tracing, pytest.mark.skipif(clockbuf.library_path() is None,
+pytestmark = [needs_tracing, pytest.mark.skipif(sysbuf.library_path() is None,
                                                 reason="the clock library is built by `make setup`")]
 
-READS = 40_000  # more than the library's flush period (32,768): one flush stop on the way
+READS = 40_000  # more than the library's flush period (8,192): flush stops on the way
 
 PROGRAM = f"""
 import os, time
@@ -33,7 +33,7 @@ print("parent", v[0], v[-1], len(set(v)) > 1, time.time_ns(), flush=True)
 def _record(tmp_path, clock_buffer: bool):
     script = tmp_path / "clocks.py"
     script.write_text(PROGRAM)
-    return Recorder([PY, str(script)], cwd=str(tmp_path), clock_buffer=clock_buffer).run()
+    return Recorder([PY, str(script)], cwd=str(tmp_path), syscall_buffer=clock_buffer).run()
 
 
 def test_clock_reads_cost_no_stop_and_replay_byte_identical(tmp_path):
@@ -56,5 +56,5 @@ def test_clock_reads_cost_no_stop_and_replay_byte_identical(tmp_path):
 def test_the_loader_reading_the_library_is_not_the_programs_to_count(tmp_path):
     rec = _record(tmp_path, clock_buffer=True).recording
     lib = [e for e in rec.events if "kprobe" in e.x]
-    assert lib and lib[0].nr == NR["openat"] and lib[0].x["path"] == clockbuf.library_path()
-    assert lib[-1].nr == NR["close"] and rec.meta["env"]["LD_PRELOAD"] == clockbuf.library_path()
+    assert lib and lib[0].nr == NR["openat"] and lib[0].x["path"] == sysbuf.library_path()
+    assert lib[-1].nr == NR["close"] and rec.meta["env"]["LD_PRELOAD"] == sysbuf.library_path()

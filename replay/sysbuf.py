@@ -1,0 +1,98 @@
+"""The recorder's side of the syscall buffer (replay/preload/kprobe_clock.c).
+
+The preloaded library makes clock reads and a few calls that never wait (socket names and
+options, FIONBIO/FIONREAD, unlocking or non-blocking flock) without a ptrace stop, through
+a page the seccomp filter lets through, and appends each call, with the bytes the kernel
+wrote for it, to a ring in the program's memory. The recorder takes the new entries at the
+thread's next stop, through /proc/PID/mem, and stores them as the events a fully traced
+run would have had (the out-buffers cut by the same `buffers.capture` code, reading the
+entry's copy instead of the tracee), so replay needs nothing new. Per process it remembers
+how many entries it has taken: a forked child starts where its parent was, an exec'd image
+from zero.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from replay.ptrace_ops import Memory
+from replay.syscalls import NR
+
+PAGE_ADDR = 0x70000000  # the library's syscall page: the filter's exemption (seccomp.py)
+RING_ADDR = 0x70001000
+MAGIC = 0x6B70737973627532
+# What the library makes from its page; the record filter lets exactly these through there.
+BUFFERED: frozenset[int] = frozenset(NR[n] for n in (
+    "clock_gettime", "getsockname", "getpeername", "getsockopt", "setsockopt", "ioctl", "flock",
+))
+_HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size
+_ENTRY = struct.Struct("<q6Qq4Q136s")  # nr, args, ret, (address, length) x2, their bytes
+
+
+class SyscallBufferError(RuntimeError):
+    """The ring lost calls the recorder had not taken (it cannot happen with the library's
+    periodic flush; if it does, the recording would not replay)."""
+
+
+class Entry:
+    """One buffered call: what a traced call's entry and exit stops would have read."""
+
+    __slots__ = ("_regions", "args", "nr", "ret")
+
+    def __init__(self, raw: tuple) -> None:
+        self.nr, *args, self.ret, a0, n0, a1, n1, data = raw
+        self.args = args
+        self._regions = ((a0, data[:n0]), (a1, data[n0:n0 + n1]))
+
+    def read(self, _tgid: int, addr: int, size: int) -> bytes:
+        """The tracee's memory as the call left it (only what the library copied)."""
+        for start, data in self._regions:
+            if addr == start and data:
+                return data[:size]
+        return b""
+
+    def read_u32(self, tgid: int, addr: int) -> int:
+        raw = self.read(tgid, addr, 4)
+        return int.from_bytes(raw, "little") if len(raw) == 4 else 0
+
+
+def library_path() -> str | None:
+    """The built library (`make setup` compiles it), or None: record without it."""
+    path = Path(__file__).parent / "preload" / "libkprobe_clock.so"
+    return str(path) if path.is_file() else None
+
+
+class Rings:
+    """Takes each process's new ring entries, in order, exactly once."""
+
+    def __init__(self, mem: Memory) -> None:
+        self.mem = mem
+        self.taken: dict[int, int] = {}
+
+    def take(self, tgid: int) -> list[Entry]:
+        try:
+            magic, written, capacity, size = _HEADER.unpack(self.mem.read(tgid, RING_ADDR, _HEADER.size))
+        except (OSError, struct.error):
+            return []  # no ring: the library is not loaded in this process
+        taken = self.taken.get(tgid, 0)
+        if magic != MAGIC or size != _ENTRY.size or written <= taken:
+            return []
+        if written - taken > capacity:
+            raise SyscallBufferError(f"process {tgid}: {written - taken - capacity} buffered calls lost")
+        out: list[Entry] = []
+        first, n = taken % capacity, written - taken
+        while n:
+            k = min(n, capacity - first)
+            raw = self.mem.read(tgid, RING_ADDR + _HEADER.size + first * size, k * size)
+            out.extend(Entry(e) for e in _ENTRY.iter_unpack(raw))
+            n -= k
+            first = 0
+        self.taken[tgid] = written
+        return out
+
+    def forked(self, parent: int, child: int) -> None:
+        self.taken[child] = self.taken.get(parent, 0)
+
+    def exec(self, tgid: int) -> None:
+        self.taken[tgid] = 0

@@ -1,0 +1,81 @@
+"""The syscall buffer beyond clocks: socket names and options, FIONBIO/FIONREAD and flocks
+that cannot wait, recorded without a ptrace stop and replayed like traced calls."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from replay_helpers import PY, needs_tracing
+
+from replay import sysbuf
+from replay.inject import parse_rule
+from replay.recorder import Recorder
+from replay.replayer import ReplayOptions
+from replay.session import replay_captured
+from replay.syscalls import NR
+
+pytestmark = [needs_tracing, pytest.mark.skipif(sysbuf.library_path() is None,
+                                                reason="the library is built by `make setup`")]
+
+K = 300
+BUFFERED_PER_ROUND = 10  # the calls of one round the library makes without a stop
+PROGRAM = """
+import array, fcntl, socket, sys, termios
+k = int(sys.argv[1])
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+cli = socket.create_connection(srv.getsockname())
+conn, _ = srv.accept()
+cli.sendall(b"12345")
+lock = open(sys.argv[2], "w")
+names, avail = set(), array.array("i", [0])
+for _ in range(k):
+    names.update((cli.getsockname(), cli.getpeername()))
+    kind = cli.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)
+    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.setblocking(False)
+    conn.setblocking(True)
+    fcntl.ioctl(conn.fileno(), termios.FIONREAD, avail)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # may wait for another holder: stays traced
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    fcntl.flock(lock, fcntl.LOCK_UN)
+print(sorted(names), kind, avail[0], flush=True)
+"""
+
+
+def _record(tmp_path, rounds: int, syscall_buffer: bool = True, inject: tuple[str, ...] = ()):
+    script = tmp_path / "calls.py"
+    script.write_text(PROGRAM)
+    return Recorder([PY, str(script), str(rounds), str(tmp_path / "lock")], cwd=str(tmp_path),
+                    syscall_buffer=syscall_buffer, inject=[parse_rule(r) for r in inject]).run()
+
+
+def test_buffered_calls_cost_no_stop_and_replay_byte_identical(tmp_path):
+    natives = [subprocess.run([PY, "-c", PROGRAM, "3", str(tmp_path / "lock")], capture_output=True,
+                              timeout=60).stdout for _ in range(2)]
+    assert natives[0] != natives[1]  # the ephemeral ports
+    once, twice = _record(tmp_path, K), _record(tmp_path, 2 * K)
+    assert twice.stops - once.stops == 2 * K  # K more rounds: only their LOCK_EX stops
+    traced_once = _record(tmp_path, K, syscall_buffer=False)
+    traced_twice = _record(tmp_path, 2 * K, syscall_buffer=False)
+    assert traced_twice.stops - traced_once.stops == 2 * K * (BUFFERED_PER_ROUND + 1)
+
+    recorded = twice.recording
+    calls = [e for e in recorded.events if e.nr == NR["getsockopt"]]
+    assert len(calls) == 2 * K and all(e.ret == 0 and e.outs for e in calls)
+    out = recorded.blobs.get(recorded.meta["output"]["1"])
+    assert out.endswith(b" 1 5\n") and twice.exit_status == 0
+    for seed in range(3):
+        got = replay_captured(recorded, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
+        assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+
+
+def test_a_call_an_injection_rule_names_stays_traced(tmp_path):
+    rec = _record(tmp_path, 3, inject=("getsockopt:error=EBADF:when=2",)).recording
+    calls = [e for e in rec.events if e.nr == NR["getsockopt"]]
+    assert [e.ret for e in calls] == [0, -9]  # the program stopped at the injected error
+    assert calls[1].x["injected"] == "getsockopt:error=EBADF:when=2"
+    assert len([e for e in rec.events if e.nr == NR["getsockname"]]) >= 2  # still buffered
