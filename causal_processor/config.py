@@ -1,6 +1,6 @@
 """Processor configuration: defaults, then a YAML file, then KPROBE_PROCESSOR_* variables.
 
-    storage: {dsn: "chdb:///var/lib/kprobe/clickhouse", retention_days: 30}
+    storage: {dsn: "chdb:///var/lib/kprobe/clickhouse", retention_days: 30, wal_dir: "/var/lib/kprobe/wal/kprobe"}
     otlp: {grpc_endpoint: "0.0.0.0:4317", http_endpoint: "0.0.0.0:4318", max_request_bytes: 16777216}
     join: {transaction_keys: [transaction.id, payment.id], window_s: 5, retention_s: 30}
     forward: {endpoint: "tempo:4317", insecure: true, queue_size: 10000, app_spans: true}
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from causal_processor.join.joiner import DEFAULT_TRANSACTION_KEYS, JoinConfig
-from causal_processor.storage.clickhouse import default_dsn
+from causal_processor.storage.clickhouse import default_dsn, wal_dir
 
 ENV_PREFIX = "KPROBE_PROCESSOR_"
 
@@ -33,8 +33,13 @@ class ConfigError(ValueError):
 class StorageConfig:
     dsn: str = field(default_factory=default_dsn)
     retention_days: int = 30
-    batch_rows: int = 50_000  # write when this many rows wait...
-    batch_ms: int = 50  # ...or the oldest has waited this long
+    batch_rows: int = 50_000  # insert when this many acknowledged rows wait...
+    batch_ms: int = 1000  # ...or the oldest has waited this long
+    wal_dir: str = ""  # write-ahead log; "" = <data dir>/wal/<database> (storage.clickhouse.wal_dir)
+    max_pending_rows: int = 1_000_000  # acknowledged rows waiting for storage before OTLP answers UNAVAILABLE
+
+    def wal_path(self) -> str:
+        return self.wal_dir or wal_dir(self.dsn)
 
 
 @dataclass

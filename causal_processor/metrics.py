@@ -32,6 +32,8 @@ class ProcessorMetrics:
         self.batch_seconds = Histogram(p + "batch_seconds", "Storage write latency per batch", ["table"],
                                        buckets=_LATENCY_BUCKETS, registry=r)
         self.queue_depth = Gauge(p + "queue_depth", "Items waiting", ["queue"], registry=r)
+        self.wal_bytes = Gauge(p + "wal_pending_bytes",
+                               "Write-ahead log bytes acknowledged and not yet in storage", registry=r)
         self.watermark_lag = Gauge(p + "watermark_lag_seconds",
                                    "Wall clock minus the join watermark", registry=r)
 

@@ -1,11 +1,13 @@
-"""The processor: decode -> store (group commit) -> ack; join on a timer -> store, forward, publish.
+"""The processor: decode -> write-ahead log -> ack; store in big batches; join -> store, forward, publish.
 
-An export request is acknowledged only after its kernel events and application spans
-are in ClickHouse, so a crash or restart loses nothing acknowledged. Requests arriving
-together are written as one batch (group commit), which is what makes small OTLP
-requests cheap. The join runs on its own thread on event time; its results (contexts,
-transactions, re-parented kernel spans) are idempotent writes, and its watermark is
-persisted so a restarted processor reloads what it had not finished joining.
+An export request is acknowledged once it is decoded (its rejected spans counted) and its body
+is fsynced in the write-ahead log (`storage/wal.py`), so a crash or restart loses nothing
+acknowledged: the next start inserts what the log holds beyond its committed position. The
+store thread inserts the decoded requests in batches of up to `storage.batch_rows` rows, each
+batch under deduplication tokens made from its log range, so a replayed batch never
+duplicates. The join runs on its own thread on event time; its results (contexts,
+transactions, re-parented kernel spans) are idempotent writes, and its watermark is persisted
+so a restarted processor reloads what it had not finished joining.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
@@ -27,14 +27,17 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from causal_processor.config import ProcessorConfig
 from causal_processor.forward.exporter import OtlpForwarder
-from causal_processor.ingest.decode import Decoded, decode, decode_body
-from causal_processor.ingest.event_frame import EventFrame, FrameEvents
+from causal_processor.ingest.decode import BadRequest, Decoded, decode, decode_bodies, decode_body
+from causal_processor.ingest.decode_batcher import DecodeBatcher
+from causal_processor.ingest.event_frame import FrameEvents
 from causal_processor.ingest.metrics_decode import decode_metrics
 from causal_processor.join.joiner import Joiner, JoinOutput
 from causal_processor.live import JOINED, STORED, LiveEvents
 from causal_processor.metrics import ProcessorMetrics
+from causal_processor.storage.batch_writer import Accepted, BatchWriter
 from causal_processor.storage.records import span_row
 from causal_processor.storage.store import ClickHouseEventStore, batch_token
+from causal_processor.storage.wal import WriteAheadLog
 from kprobe import otlp
 
 log = logging.getLogger(__name__)
@@ -61,14 +64,16 @@ class Processor:
             self.config.storage.dsn, retention_days=self.config.storage.retention_days)
         self.joiner = Joiner(self.config.join.join_config())
         self._join_lock = threading.Lock()
-        # One request decoded at a time: decoding is GIL-bound, and four concurrent decodes cost
-        # 12 µs of CPU per span instead of 8 (bench/processor/bench_ingest.py, BENCHMARKS.md)
-        self._decode_lock = threading.Lock()
+        self._decoder = DecodeBatcher(lambda bodies: decode_bodies(bodies, keep_forward=self._keep_forward))
         self._resources: dict[int, dict[str, str]] = {}
         fwd = self.config.forward
         self.forwarder = OtlpForwarder(fwd, self.metrics) if fwd.endpoint else None
-        self._pending: list[tuple[Decoded, Future[None]]] = []
-        self._pending_rows = 0
+        self._pending: list[Accepted] = []
+        self._pending_rows = 0  # acknowledged rows not yet stored (queued or being inserted)
+        self._wal: WriteAheadLog | None = None
+        self._fed = 0  # log position up to which requests are stored and given to the join
+        self._flush_to = 0  # wait_stored() wants the log stored up to here without waiting for a batch
+        self._writer: BatchWriter | None = None
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -78,6 +83,14 @@ class Processor:
     # ---- lifecycle ----------------------------------------------------------
 
     def start(self) -> Processor:
+        # Arrow buffers from glibc malloc: pyarrow's default (mimalloc) returns freed pages to the
+        # OS and faults them back in per request and insert; the same run with mimalloc cost
+        # 1.5x the CPU per span (BENCHMARKS.md, processor). Process-wide, as the pool is.
+        pa.set_memory_pool(pa.system_memory_pool())
+        self._wal = WriteAheadLog(self.config.storage.wal_path())
+        self._writer = BatchWriter(self.store, self._wal, self.metrics)
+        self._replay_wal()
+        self._fed = self._wal.end
         self._rehydrate()
         for target, name in ((self._write_loop, "kprobe-store"), (self._join_loop, "kprobe-join")):
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -99,6 +112,38 @@ class Processor:
             self._emit(out)
         if self.forwarder:
             self.forwarder.close(timeout if flush else 0.1)
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
+
+    @property
+    def wal(self) -> WriteAheadLog | None:
+        """The write-ahead log while the processor runs."""
+        return self._wal
+
+    def _replay_wal(self) -> None:
+        """Store what the log holds beyond its committed position (acknowledged before a crash).
+        The first batch is exactly the one that was in flight, so its tokens match."""
+        assert self._wal is not None and self._writer is not None
+        state = self._wal.state
+        batch: list[Accepted] = []
+        rows = n = 0
+        for start, end, body in self._wal.records(state.committed):
+            try:
+                d = decode_body(body)
+            except BadRequest:  # it was decoded before it was logged; a changed decoder refuses it
+                log.exception("write-ahead log record at %d no longer decodes; skipped", start)
+                d = Decoded()
+            batch.append(Accepted(d, start, end))
+            rows += batch[-1].rows
+            n += 1
+            if end == state.inflight_end or (end > state.inflight_end and rows >= self.config.storage.batch_rows):
+                self._store(batch, give_up=lambda: False)
+                batch, rows = [], 0
+        if batch:
+            self._store(batch, give_up=lambda: False)
+        if n:
+            log.info("replayed %d requests from the write-ahead log %s", n, self._wal.directory)
 
     def _rehydrate(self) -> None:
         """Reload what the previous run had not finished joining."""
@@ -127,37 +172,29 @@ class Processor:
     def export(self, req: trace_service_pb2.ExportTraceServiceRequest, transport: str = "grpc",
                timeout: float = 30.0) -> ExportResult:
         """Store one export request; returns once it is durable (or raises Unavailable)."""
-        return self._export(decode(req, keep_forward=self._keep_forward), transport, timeout)
+        return self._export(decode(req, keep_forward=self._keep_forward), req.SerializeToString(),
+                            transport, timeout)
 
     def export_body(self, body: bytes, transport: str = "grpc", timeout: float = 30.0) -> ExportResult:
         """export() of an OTLP/protobuf body; BadRequest when it is not one. The receiver's
         kernel spans are decoded in bulk here, which is why the receivers pass bytes."""
-        with self._decode_lock:
-            d = decode_body(body, keep_forward=self._keep_forward)
-        return self._export(d, transport, timeout)
+        return self._export(self._decoder.decode(body), body, transport, timeout)
 
     @property
     def _keep_forward(self) -> bool:
         return self.forwarder is not None and self.config.forward.app_spans
 
-    def _export(self, d: Decoded, transport: str, timeout: float) -> ExportResult:
+    def _export(self, d: Decoded, body: bytes, transport: str, timeout: float) -> ExportResult:
         self.metrics.spans_in.labels("app").inc(len(d.app_spans))
         self.metrics.spans_in.labels("kernel").inc(len(d.events))
         if d.rejected:
             self.metrics.spans_rejected.labels("invalid_span").inc(d.rejected)
-        fut: Future[None] = Future()
-        with self._cond:
-            if self._stopping.is_set():
-                raise Unavailable("processor is shutting down")
-            self._pending.append((d, fut))
-            self._pending_rows += len(d.events) + len(d.span_rows)
-            self.metrics.queue_depth.labels("store").set(self._pending_rows)
-            self._cond.notify()
-        try:
-            fut.result(timeout)
-        except Exception as e:
-            self.metrics.requests.labels(transport, "unavailable").inc()
-            raise Unavailable(f"storage did not accept the batch: {e}") from e
+        if len(d.events) or d.span_rows or d.upstream:
+            try:
+                self._log(d, body, timeout)
+            except Unavailable:
+                self.metrics.requests.labels(transport, "unavailable").inc()
+                raise
         self.metrics.requests.labels(transport, "partial" if d.rejected else "ok").inc()
         if d.forward is not None and self.forwarder:
             self.forwarder.submit(d.forward)
@@ -177,17 +214,58 @@ class Processor:
         more = f" (+{len(d.errors) - 3} more)" if len(d.errors) > 3 else ""
         return ExportResult(d.rejected, "; ".join(d.errors[:3]) + more)
 
-    def _take_batch(self) -> list[tuple[Decoded, Future[None]]]:
+    def _log(self, d: Decoded, body: bytes, timeout: float) -> None:
+        """Append the request to the log (queued for the store thread in log order), then wait
+        for its fsync; Unavailable when too much waits for storage or the disk refuses."""
+        assert self._wal is not None
+        cfg = self.config.storage
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._pending_rows < cfg.max_pending_rows
+                                       or self._stopping.is_set(), timeout):
+                raise Unavailable(f"storage is behind: {self._pending_rows} acknowledged rows wait for it")
+            if self._stopping.is_set():
+                raise Unavailable("processor is shutting down")
+            try:
+                start, end = self._wal.write(body)
+            except OSError as e:
+                raise Unavailable(f"the write-ahead log did not take the request: {e}") from e
+            self._pending.append(Accepted(d, start, end))
+            self._pending_rows += len(d.events) + len(d.span_rows)
+            self.metrics.queue_depth.labels("store").set(self._pending_rows)
+            self.metrics.wal_bytes.set(end - self._wal.state.committed)
+            self._cond.notify_all()
+        try:
+            self._wal.sync(end)
+        except OSError as e:
+            raise Unavailable(f"the write-ahead log did not take the request: {e}") from e
+
+    def wait_stored(self, timeout: float = 30.0) -> bool:
+        """Wait until every request acknowledged before this call is in storage (and fed to the
+        join), asking the store thread not to wait for a fuller batch; False on timeout."""
+        if self._wal is None:
+            return True
+        target = self._wal.end
+        with self._cond:
+            self._flush_to = max(self._flush_to, target)
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: self._fed >= target or self._stopping.is_set(), timeout)
+
+    def _take_batch(self) -> list[Accepted]:
+        """Queued requests, in log order, once batch_rows rows wait or the oldest has waited batch_ms."""
         cfg = self.config.storage
         with self._cond:
             self._cond.wait_for(lambda: self._pending or self._stopping.is_set())
             deadline = time.monotonic() + cfg.batch_ms / 1000
-            while self._pending_rows < cfg.batch_rows and not self._stopping.is_set():
+            while (not self._stopping.is_set() and self._flush_to <= self._fed
+                   and sum(a.rows for a in self._pending) < cfg.batch_rows):
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._cond.wait(left):
                     break
-            batch, self._pending, self._pending_rows = self._pending, [], 0
-            self.metrics.queue_depth.labels("store").set(0)
+            rows, n = 0, 0
+            while n < len(self._pending) and rows < cfg.batch_rows:  # inserts past 50k rows cost more per row
+                rows += self._pending[n].rows
+                n += 1
+            batch, self._pending = self._pending[:n], self._pending[n:]
             return batch
 
     def _write_loop(self) -> None:
@@ -197,63 +275,41 @@ class Processor:
                 if self._stopping.is_set():
                     return
                 continue
-            frames = [d.events for d, _ in batch if len(d.events)]
-            tables = [f.table for f in frames if f.table is not None]
-            rows = [r for d, _ in batch for r in d.span_rows]
-            resources = {pid: res for d, _ in batch for pid, res in d.resources.items()}
-            upstream = [pair for d, _ in batch for pair in d.upstream]
-            try:
-                self._write(pa.concat_tables(tables) if tables else None, rows)
-                if upstream:  # joined before they reached us (another processor upstream)
-                    self.store.write_contexts(upstream, token=batch_token(
-                        "ctx", (e["event_id"] for e, _ in upstream)))
-            except Exception as e:
-                log.exception("storage write failed")
-                for _, fut in batch:
-                    fut.set_exception(e)
-                continue
-            self._resources.update(resources)
-            if not self._state_saved:
-                self._save_first_watermark(frames, batch)
+            if not self._store(batch, give_up=self._stopping.is_set):
+                return  # stopping while storage refuses: the log keeps the rest
+            frames = [a.decoded.events for a in batch if len(a.decoded.events)]
             with self._join_lock:
-                self.joiner.add_spans(s for d, _ in batch for s in d.app_spans)
+                self.joiner.add_spans(s for a in batch for s in a.decoded.app_spans)
                 for f in frames:
                     self.joiner.add_frame(f)
-            for _, fut in batch:
-                fut.set_result(None)
-            self.metrics.events_stored.inc(sum(len(f) for f in frames))
+            with self._cond:
+                self._fed = batch[-1].end
+                self._cond.notify_all()
             self.live.publish(STORED, FrameEvents(frames))
 
-    def _save_first_watermark(self, frames: list[EventFrame],
-                              batch: list[tuple[Decoded, Future[None]]]) -> None:
+    def _store(self, batch: list[Accepted], give_up: Callable[[], bool]) -> bool:
+        """Insert and commit the batch; False when give_up() said to stop before storage took it."""
+        assert self._writer is not None
+        if not self._writer.write(batch, give_up):
+            return False
+        for a in batch:
+            self._resources.update(a.decoded.resources)
+        if not self._state_saved:
+            self._save_first_watermark(batch)
+        with self._cond:
+            self._pending_rows -= sum(a.rows for a in batch)
+            self.metrics.queue_depth.labels("store").set(max(self._pending_rows, 0))
+            self._cond.notify_all()
+        self.metrics.events_stored.inc(sum(len(a.decoded.events) for a in batch))
+        return True
+
+    def _save_first_watermark(self, batch: list[Accepted]) -> None:
         """Before anything is joined, the first data's time is where a restart resumes."""
-        times = [int(f.ts.min()) for f in frames] + [s.start_ns for d, _ in batch for s in d.app_spans]
+        times = [int(a.decoded.events.ts.min()) for a in batch if len(a.decoded.events)]
+        times += [s.start_ns for a in batch for s in a.decoded.app_spans]
         if times:
             self.store.set_state(WATERMARK_KEY, min(times))
             self._state_saved = True
-
-    def _write(self, events: pa.Table | None, rows: list[list[Any]], attempts: int = 3) -> None:
-        """Write with retries; the same rows carry the same token, so a retry never duplicates."""
-        ev_token = batch_token("events", [] if events is None else (
-            events.column("event_id").to_numpy().tobytes().hex(),))
-        span_token = batch_token("spans", (r[2] for r in rows))
-        for attempt in range(attempts):
-            try:
-                t0 = time.perf_counter()
-                if events is not None:
-                    self.store.write_event_table(events, token=ev_token)
-                t1 = time.perf_counter()
-                self.store.write_span_rows(rows, token=span_token)
-                t2 = time.perf_counter()
-                if events is not None:
-                    self.metrics.batch_seconds.labels("kernel_events").observe(t1 - t0)
-                if rows:
-                    self.metrics.batch_seconds.labels("otel_traces").observe(t2 - t1)
-                return
-            except Exception:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.1 * 2**attempt)
 
     # ---- join ---------------------------------------------------------------
 
@@ -268,7 +324,8 @@ class Processor:
                 log.exception("join step failed; retrying next tick")
 
     def advance(self, watermark_ns: int | None = None) -> JoinOutput:
-        """Run one join step now (the join thread does this every tick)."""
+        """Run one join step now over everything acknowledged (the join thread does this every tick)."""
+        self.wait_stored()
         with self._join_lock:
             out = self.joiner.advance(watermark_ns)
         self._emit(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,12 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from causal_processor.app_span import AppSpan, from_proto
 from causal_processor.ingest.event_frame import EventFrame
-from causal_processor.ingest.kernel_columns import decode_kernel_request, rows_table
+from causal_processor.ingest.kernel_columns import (
+    KernelBatch,
+    decode_kernel_request,
+    decode_kernel_requests,
+    rows_table,
+)
 from causal_processor.ingest.kernel_rows import kernel_row
 from causal_processor.storage.records import attr_map, span_row
 from kprobe import otlp
@@ -94,6 +100,25 @@ def decode_body(body: bytes, *, keep_forward: bool = False) -> Decoded:
     kb = decode_kernel_request(body)
     if kb is None:
         return decode(parse_protobuf(body), keep_forward=keep_forward)
+    return _from_kernel_batch(kb)
+
+
+def decode_bodies(bodies: Sequence[bytes], *, keep_forward: bool = False) -> list[Decoded | BadRequest]:
+    """decode_body of each body (or the BadRequest it raises). Bodies that are all the
+    receiver's are decoded in one bulk call, which pays its fixed cost once; otherwise one by one."""
+    batches = decode_kernel_requests(bodies) if len(bodies) > 1 else None
+    if batches is not None:
+        return [_from_kernel_batch(kb) for kb in batches]
+    out: list[Decoded | BadRequest] = []
+    for body in bodies:
+        try:
+            out.append(decode_body(body, keep_forward=keep_forward))
+        except BadRequest as e:
+            out.append(e)
+    return out
+
+
+def _from_kernel_batch(kb: KernelBatch) -> Decoded:
     return Decoded(events=kb.frame, resources=kb.resources, rejected=kb.rejected, errors=kb.errors)
 
 

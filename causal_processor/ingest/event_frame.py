@@ -60,6 +60,12 @@ class EventFrame:
     def __len__(self) -> int:
         return len(self.ts)
 
+    def slice(self, start: int, stop: int) -> EventFrame:
+        """Rows [start, stop) without copying (the requests decoded together share one frame)."""
+        table = self.table.slice(start, stop - start) if self.table is not None else None
+        return EventFrame(table, self.pid[start:stop], self.tid[start:stop], self.ts[start:stop],
+                          self.types[start:stop], self._dicts[start:stop])
+
     def events(self, rows: Sequence[int] | np.ndarray) -> list[dict[str, Any]]:
         """The dicts of these rows, in this order (made together, then kept)."""
         rows = [int(r) for r in rows]

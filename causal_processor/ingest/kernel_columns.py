@@ -10,13 +10,14 @@ context and with scalar resource attributes. Anything else returns None and the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from causal_processor.ingest.attr_pivot import field_columns
 from causal_processor.ingest.event_frame import OWN_FIELDS as _OWN
 from causal_processor.ingest.event_frame import EventFrame
 from causal_processor.ingest.otlp_arrow import SpanArrays, decode_spans, fixed_width_ids
@@ -29,10 +30,7 @@ _ARROW_TYPE = {"UInt32": pa.uint32(), "UInt64": pa.uint64(), "Int32": pa.int32()
 EVENT_SCHEMA = pa.schema([(n, _ARROW_TYPE[t]) for n, t in schema.EVENT_COLUMNS])
 """kernel_events as an Arrow schema (the column types of schema.EVENT_COLUMNS)."""
 
-_ZERO = {"int": 0, "uint": 0, "float": 0.0, "bool": False, "str": "", "enum": ""}
-_BY_KEY = {f.otel_key: f for f in events.EVENT_FIELDS if f.otel_key}
 _CONTEXT_KEYS = frozenset(f.otel_key for f in events.CONTEXT_FIELDS if f.otel_key)
-_TYPES = tuple(events.EVENT_TYPE_NAMES)
 
 
 @dataclass
@@ -75,34 +73,6 @@ def _resources(s: SpanArrays) -> tuple[list[int], list[dict[str, str]]] | None:
     return pids, maps
 
 
-def _scatter(n: int, span_idx: np.ndarray, values: np.ndarray, dtype: Any, zero: Any) -> np.ndarray:
-    out = np.full(n, zero, dtype=dtype)
-    out[span_idx] = values  # a key given twice: the later one wins, as in kernel_row
-    return out
-
-
-def _column(f: events.EventField, s: SpanArrays, n: int, span_idx: np.ndarray,
-            attr_idx: np.ndarray) -> pa.Array | np.ndarray:
-    """One field's column over all spans: its attribute's value where present, else the zero."""
-    if f.kind in ("str", "enum"):
-        pos = np.full(n, -1, dtype=np.int64)
-        pos[span_idx] = attr_idx
-        taken = s.string_value.take(pa.array(pos, mask=pos < 0))
-        return pc.fill_null(taken, "").cast(pa.string())
-    if f.kind == "bool":
-        vals = pc.fill_null(s.bool_value.take(attr_idx), False).to_numpy(zero_copy_only=False)
-        return _scatter(n, span_idx, vals, np.bool_, False)
-    ints = pc.fill_null(s.int_value.take(attr_idx), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    if f.kind == "float":
-        dbl = s.double_value.take(attr_idx)
-        vals = np.where(pc.is_valid(dbl).to_numpy(zero_copy_only=False),
-                        pc.fill_null(dbl, 0.0).to_numpy(zero_copy_only=False), ints.astype(np.float64))
-        return _scatter(n, span_idx, vals, np.float64, 0.0)
-    if f.kind == "uint":
-        return _scatter(n, span_idx, ints.view(np.uint64), np.uint64, 0)
-    return _scatter(n, span_idx, ints, np.int64, 0)
-
-
 def _reject_reasons(s: SpanArrays, span_ids: np.ndarray, trace_ok: np.ndarray, span_ok: np.ndarray,
                     pid: np.ndarray, et_names: list[str], et_codes: np.ndarray) -> dict[int, str]:
     """span index -> the message decode.decode gives for it (the checks in its order)."""
@@ -126,10 +96,17 @@ def _reject_reasons(s: SpanArrays, span_ids: np.ndarray, trace_ok: np.ndarray, s
 
 
 def decode_kernel_request(body: bytes) -> KernelBatch | None:
-    """The request's kernel spans in bulk, or None when this path does not cover the request
-    exactly (the caller then decodes it with upb, which also names what is malformed)."""
+    """decode_kernel_requests of one request."""
+    out = decode_kernel_requests([body])
+    return out[0] if out is not None else None
+
+
+def decode_kernel_requests(bodies: Sequence[bytes]) -> list[KernelBatch] | None:
+    """Each request's kernel spans, decoded in bulk together, or None when this path does not
+    cover every request exactly (the caller then decodes them one by one: upb also names what is
+    malformed)."""
     try:
-        s = decode_spans(body)
+        s = decode_spans(bodies)
     except (ValueError, OSError, pa.ArrowException):
         return None
     if any(name != otlp.SCOPE_NAME for name in s.scope_names):
@@ -143,72 +120,49 @@ def decode_kernel_request(body: bytes) -> KernelBatch | None:
     if any(k in _CONTEXT_KEYS for k in key_names):
         return None  # joined upstream: rare, and the generic decoder reads any value kind
     n = s.n
-    codes = keys.indices.to_numpy(zero_copy_only=False)
     span_res = np.asarray(s.scope_resource, dtype=np.int64)[s.span_scope] if n else np.zeros(0, np.int64)
     pid = np.asarray(res_pids, dtype=np.uint64)[span_res] if n else np.zeros(0, np.uint64)
-    cols: dict[str, Any] = {}
-    for code, key in enumerate(key_names):
-        f = _BY_KEY.get(key)
-        if f is None:
-            continue
-        attr_idx = np.flatnonzero(codes == code)
-        cols[f.name] = _column(f, s, n, s.attr_span[attr_idx], attr_idx)
-    for f in events.EVENT_FIELDS:
-        if f.name not in cols:
-            cols[f.name] = (pa.array([""] * n, pa.string()) if f.kind in ("str", "enum")
-                            else np.full(n, _ZERO[f.kind], dtype=EVENT_SCHEMA.field(f.name).type.to_pandas_dtype()))
-    et = cols["event_type"].dictionary_encode()
-    et_names = et.dictionary.to_pylist()
-    et_codes = et.indices.to_numpy(zero_copy_only=False)
+    cols, et_names, et_codes = field_columns(s, keys.indices.to_numpy(zero_copy_only=False), key_names)
     trace_ok, _ = fixed_width_ids(s.trace_id, 16)
     span_ok, span_ids = fixed_width_ids(s.span_id, 8)
     reasons = _reject_reasons(s, span_ids, trace_ok, span_ok, pid, et_names, et_codes)
-    for f in events.EVENT_FIELDS:
-        if f.applies:  # a field of other event types keeps its zero, as make_event leaves it
-            foreign = np.array([t not in f.applies for t in et_names], dtype=bool)[et_codes]
-            cols[f.name] = _zero_where(cols[f.name], foreign, _ZERO[f.kind])
-        if f.enum_names is not None and f.name != "event_type":
-            own = np.array([t in _OWN and f.name in _OWN[t] for t in et_names], dtype=bool)[et_codes]
-            empty = (pc.equal(cols[f.name], "").to_numpy(zero_copy_only=False)) & own
-            cols[f.name] = _set_where(cols[f.name], empty, f.enum_names[0])
     cols["event_id"] = span_ids.view(">u8").reshape(-1).astype(np.uint64) if n else np.zeros(0, np.uint64)
     cols["timestamp_ns"] = s.start
     cols["pid"] = pid
     cols["duration_ns"] = np.where(s.end > s.start, s.end - s.start, 0).astype(np.uint64)
-    res_service = [m.get("service.name", "") for m in res_maps]
-    res_host = [m.get("host.name", "") for m in res_maps]
-    cols["service_name"] = pa.array([res_service[i] for i in span_res.tolist()], pa.string())
-    cols["host_name"] = pa.array([res_host[i] for i in span_res.tolist()], pa.string())
+    cols["service_name"] = pa.array([m.get("service.name", "") for m in res_maps], pa.string()).take(span_res)
+    cols["host_name"] = pa.array([m.get("host.name", "") for m in res_maps], pa.string()).take(span_res)
     table = pa.table([cols[f.name] if isinstance(cols[f.name], pa.Array)  # out-of-range ints wrap
                       else pa.array(cols[f.name]).cast(f.type, safe=False) for f in EVENT_SCHEMA],
                      schema=EVENT_SCHEMA)
-    kept_res = span_res
+    keep = np.ones(n, dtype=bool)
+    keep[list(reasons)] = False
     if reasons:
-        keep = np.ones(n, dtype=bool)
-        keep[list(reasons)] = False
         table = table.filter(pa.array(keep))
-        kept_res = span_res[keep]
-    out = KernelBatch(EventFrame.from_table(table), rejected=len(reasons),
-                      errors=[reasons[i] for i in sorted(reasons)])
-    for r in np.unique(kept_res).tolist():
-        out.resources.setdefault(res_pids[r], res_maps[r])
+    span_req = np.asarray(s.resource_request, dtype=np.int64)[span_res] if n else np.zeros(0, np.int64)
+    return _split(EventFrame.from_table(table), span_req, keep, span_res, reasons, (res_pids, res_maps),
+                  len(bodies))
+
+
+def _split(frame: EventFrame, span_req: np.ndarray, keep: np.ndarray, span_res: np.ndarray,
+           reasons: dict[int, str], res: tuple[list[int], list[dict[str, str]]],
+           n_requests: int) -> list[KernelBatch]:
+    """One KernelBatch per request: its rows are a contiguous slice of the frame (ptars keeps
+    the requests in order), its rejections those of its spans."""
+    res_pids, res_maps = res
+    kept_req, kept_res = span_req[keep], span_res[keep]
+    ends = np.cumsum(np.bincount(kept_req, minlength=n_requests)).tolist()
+    errors: list[list[str]] = [[] for _ in range(n_requests)]
+    for i, why in reasons.items():  # span order
+        errors[int(span_req[i])].append(why)
+    out = []
+    for k, end in enumerate(ends):
+        start = ends[k - 1] if k else 0
+        batch = KernelBatch(frame.slice(start, end), rejected=len(errors[k]), errors=errors[k])
+        for r in np.unique(kept_res[start:end]).tolist():
+            batch.resources.setdefault(res_pids[r], res_maps[r])
+        out.append(batch)
     return out
-
-
-def _zero_where(col: pa.Array | np.ndarray, mask: np.ndarray, zero: Any) -> pa.Array | np.ndarray:
-    if not mask.any():
-        return col
-    if isinstance(col, np.ndarray):
-        col = col.copy()
-        col[mask] = zero
-        return col
-    return _set_where(col, mask, zero)
-
-
-def _set_where(col: pa.Array, mask: np.ndarray, value: str) -> pa.Array:
-    if not mask.any():
-        return col
-    return pc.if_else(pa.array(mask), pa.scalar(value, pa.string()), col)
 
 
 def rows_table(rows: list[list[Any]]) -> pa.Table:

@@ -32,6 +32,15 @@ def default_dsn() -> str:
     return f"chdb://{os.path.abspath(os.path.join(data_dir, 'clickhouse'))}"
 
 
+def wal_dir(dsn: str) -> str:
+    """The processor's write-ahead log for this DSN's database: `<data dir>/wal/<database>`, the
+    data dir being the chdb directory's parent ($KPROBE_DATA_DIR for a server)."""
+    base, database = split_dsn(dsn)
+    path = urlparse(base).path.rstrip("/") if base.startswith("chdb:") else ""
+    data_dir = os.path.dirname(path) if path else os.environ.get("KPROBE_DATA_DIR", "/var/lib/kprobe")
+    return os.path.join(data_dir, "wal", database)
+
+
 def split_dsn(dsn: str) -> tuple[str, str]:
     """(dsn without database, database) for both DSN kinds.
 

@@ -54,6 +54,7 @@ def test_sdk_exporters_spans_are_stored(running, transport):
           tracer.start_as_current_span("ledger write")):
         pass
     provider.shutdown()
+    assert running.processor.wait_stored()  # acknowledged = in the write-ahead log; stored soon after
     trace_id = format(root.get_span_context().trace_id, "032x")
     spans = running.processor.store.trace_spans(trace_id)
     assert [(s.name, s.kind) for s in spans] == [("POST /pay", "Server"), ("ledger write", "Internal")]
@@ -119,6 +120,7 @@ def test_kernel_spans_partial_success_and_bad_requests(running):
            '"unknownField":1}]}]}]}')
     r = requests.post(url, data=doc, headers={"Content-Type": "application/json"})
     assert r.status_code == 200, r.text
+    assert running.processor.wait_stored()
     stored = running.processor.store.events_in_range(now, now + 1000, pids=[77]).events
     assert sorted(e["event_type"] for e in stored) == ["PageFault"] * 3 + ["SyscallWrite"] * 5
     assert [s.name for s in running.processor.store.trace_spans("5b8efff798038103d269b633813fc60c")] == ["json span"]
@@ -127,3 +129,4 @@ def test_kernel_spans_partial_success_and_bad_requests(running):
     assert 'kprobe_processor_spans_received_total{kind="kernel"} 8.0' in metrics
     assert 'kprobe_processor_spans_rejected_total{reason="invalid_span"} 1.0' in metrics
     assert "kprobe_processor_queue_depth" in metrics and "kprobe_processor_batch_seconds" in metrics
+    assert "kprobe_processor_wal_pending_bytes 0.0" in metrics  # everything acknowledged is stored

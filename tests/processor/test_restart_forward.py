@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import grpc
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -125,3 +129,54 @@ def test_forwarding_reparents_kernel_spans_and_a_dead_backend_blocks_nothing(dsn
         assert proc.processor.metrics.spans_dropped._value.get() == 2 + 8
     finally:
         proc.stop()
+
+
+APP = Path(__file__).parent / "apps" / "wal_processor.py"
+
+
+def _app(mode: str, dsn: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(APP), mode, dsn], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).parents[2])
+
+
+def _report(dsn: str) -> dict:
+    proc = _app("report", dsn)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    return json.loads(out.splitlines()[-1])
+
+
+def test_a_killed_processor_loses_nothing_acknowledged_and_a_replay_duplicates_nothing(tmp_path):
+    dsn = f"chdb://{tmp_path / 'clickhouse'}?database=crash"  # its own directory: other processes open it
+    killed = _app("serve", dsn)
+    try:
+        port = int(killed.stdout.readline())
+        stub = trace_service_pb2_grpc.TraceServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        t0 = time.time_ns()
+        sent = [events.make_event("SyscallWrite", pid=PID, tid=100 + i % 3, timestamp_ns=t0 + i * 1000,
+                                  fd=7, bytes=64, ret=64) for i in range(30)]
+        res = {PID: otlp.process_resource(PID, "python3", service="payments")}
+        for i in range(0, 30, 10):  # three requests, each acknowledged before the next
+            assert stub.Export(otlp.events_to_request(sent[i:i + 10], res), timeout=10).partial_success.rejected_spans == 0
+        provider = TracerProvider(resource=Resource.create({"service.name": "payments"}))
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True)))
+        provider.get_tracer("t").start_span("POST /pay", kind=SpanKind.SERVER).end()
+        provider.shutdown()
+    finally:
+        killed.kill()  # SIGKILL: nothing acknowledged has been inserted (batches wait an hour)
+        killed.wait(10)
+    ids = sorted(e["event_id"] for e in sent)
+
+    first = _report(dsn)  # the restart replays the log
+    assert first["replayed_events"] == 30
+    assert first["event_ids"] == ids and first["span_names"] == ["POST /pay"]
+    end = first["wal_state"][0]
+    assert end > 0 and first["wal_state"] == [end, end]
+
+    # as if that restart had crashed after its insert, before committing: the batch is in flight again
+    with open(Path(first["wal_dir"]) / "state", "w") as f:
+        f.write(f"0 {end}\n")
+    again = _report(dsn)
+    assert again["replayed_events"] == 30  # inserted again, under the same tokens: ClickHouse drops it
+    assert again["event_ids"] == ids and again["span_names"] == ["POST /pay"]
+    assert again["wal_state"] == [end, end]
