@@ -1,8 +1,10 @@
-"""Thin ptrace layer: python-ptrace for the bindings and registers, plus what it lacks.
+"""Thin ptrace layer: python-ptrace for the register layout and errors, plus what it lacks.
 
 python-ptrace 0.9.9 has no constants for seccomp/exit-kill, polls with sleeps
 and writes memory a word at a time, so the wait loop, the missing options and
-memory access (/proc/PID/mem) live here.
+memory access (/proc/PID/mem) live here. The calls a tracer makes at every stop
+(registers, resume) go straight to libc's ptrace: its Python wrapper costs a few
+microseconds a call, and there are two or three calls per stop.
 """
 
 from __future__ import annotations
@@ -48,26 +50,47 @@ PtraceError = _pt.PtraceError
 Regs = _pt.ptrace_registers_t
 
 traceme = _pt.ptrace_traceme
-getregs = _pt.ptrace_getregs
-setregs = _pt.ptrace_setregs
+
+_PTRACE_CONT, _PTRACE_GETREGS, _PTRACE_SETREGS, _PTRACE_SYSCALL = 7, 12, 13, 24
+_PTRACE_SETOPTIONS = 0x4200
+_libc = ctypes.CDLL(None, use_errno=True)
+_ptrace = _libc.ptrace
+_ptrace.argtypes = (ctypes.c_long, ctypes.c_long, ctypes.c_ulong, ctypes.c_ulong)
+_ptrace.restype = ctypes.c_long
+
+
+def _call(request: int, pid: int, addr: int, data: int) -> None:
+    if _ptrace(request, pid, addr, data) == -1:
+        err = ctypes.get_errno()
+        raise PtraceError(f"ptrace({request}, {pid}): {os.strerror(err)}", errno=err, pid=pid)
+
+
+def getregs(pid: int) -> Regs:
+    regs = Regs()
+    _call(_PTRACE_GETREGS, pid, 0, ctypes.addressof(regs))
+    return regs
+
+
+def setregs(pid: int, regs: Regs) -> None:
+    _call(_PTRACE_SETREGS, pid, 0, ctypes.addressof(regs))
 
 
 def setoptions(pid: int, options: int = TRACE_OPTIONS) -> None:
-    _pt.ptrace(_pt.PTRACE_SETOPTIONS, pid, 0, options)
+    _call(_PTRACE_SETOPTIONS, pid, 0, options)
 
 
 def geteventmsg(pid: int) -> int:
     msg = ctypes.c_ulong()
-    _pt.ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(msg))
+    _call(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(msg))
     return msg.value
 
 
 def cont(pid: int, sig: int = 0) -> None:
-    _pt.ptrace(_pt.PTRACE_CONT, pid, 0, sig)
+    _call(_PTRACE_CONT, pid, 0, sig)
 
 
 def syscall(pid: int, sig: int = 0) -> None:
-    _pt.ptrace(_pt.PTRACE_SYSCALL, pid, 0, sig)
+    _call(_PTRACE_SYSCALL, pid, 0, sig)
 
 
 def siginfo_code_pid(pid: int) -> tuple[int, int]:

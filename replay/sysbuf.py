@@ -38,18 +38,23 @@ class SyscallBufferError(RuntimeError):
 class Entry:
     """One buffered call: what a traced call's entry and exit stops would have read."""
 
-    __slots__ = ("_regions", "args", "nr", "ret")
+    __slots__ = ("_raw", "args", "nr", "ret")
 
     def __init__(self, raw: tuple) -> None:
-        self.nr, *args, self.ret, a0, n0, a1, n1, data = raw
-        self.args = args
-        self._regions = ((a0, data[:n0]), (a1, data[n0:n0 + n1]))
+        self.nr, *self.args, self.ret = raw[:8]
+        self._raw = raw
+
+    def first(self) -> bytes:
+        """The bytes of the first region (a clock read's timespec)."""
+        return self._raw[12][:self._raw[9]]
 
     def read(self, _tgid: int, addr: int, size: int) -> bytes:
         """The tracee's memory as the call left it (only what the library copied)."""
-        for start, data in self._regions:
-            if addr == start and data:
-                return data[:size]
+        a0, n0, a1, n1, data = self._raw[8:]
+        if addr == a0 and n0:
+            return data[:min(size, n0)]
+        if addr == a1 and n1:
+            return data[n0:n0 + min(size, n1)]
         return b""
 
     def read_u32(self, tgid: int, addr: int) -> int:
