@@ -188,10 +188,14 @@ class ClickHouseEventStore:
 
     def write_event_table(self, table: Any, token: str | None = None) -> None:
         """kernel_events rows as an Arrow table of schema.EVENT_COLUMNS (the ingest path):
-        ClickHouse reads Arrow natively, no per-value work in Python."""
+        ClickHouse reads Arrow natively, no per-value work in Python. The block is not
+        deduplicated by key on insert (`optimize_on_insert`, ~10% of the processor's CPU per
+        span): a span sent twice in one batch is one row once merged, and reads deduplicate."""
         if not table.num_rows:
             return
-        settings = {"insert_deduplication_token": token} if token else None
+        settings: dict[str, Any] = {"optimize_on_insert": 0}
+        if token:
+            settings["insert_deduplication_token"] = token
         self.client.insert_arrow("kernel_events", table, settings=settings)
 
     def write_contexts(
