@@ -327,6 +327,7 @@ class Recorder:
                     ev.outs = [["a", 1, self.blobs.put(e.first(), False)]]
             else:  # stored as the traced call's exit stop stores it
                 ev.outs = buffers.capture(e, th.tgid, e.nr, e.args, e.ret, self.blobs.put)
+                self._track_fds(th.tgid, ev)
             self.events.append(ev)
 
     def _hold(self, tid: int, ns: int, what: str) -> None:
@@ -514,7 +515,10 @@ class Recorder:
             self.first_stop.add(child)
         if not thread:
             self.fdkind[child] = dict(self.fdkind.get(th.tgid, {}))
-            self.rings.forked(th.tgid, child)
+            if event == pt.EVENT_VFORK:
+                self.rings.vforked(th.tgid, child)
+            else:
+                self.rings.forked(th.tgid, child)
         if th.pending is not None:
             th.pending.x["child"] = child
         self._resume(tid, th)

@@ -870,7 +870,7 @@ class Replayer:
         return self.net.conns[cid].endpoints[1] if cid is not None else None
 
     def _rule_for(self, th: _T, idx: int, ev: Event) -> Rule | None:
-        if "kprobe" in ev.x:  # the loader reading kprobe's clock library (replay/clockbuf.py)
+        if "kprobe" in ev.x:  # the loader reading kprobe's preloaded library (replay/sysbuf.py)
             return None
         fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
         for rule in self.opts.inject:

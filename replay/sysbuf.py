@@ -8,7 +8,7 @@ thread's next stop, through /proc/PID/mem, and stores them as the events a fully
 run would have had (the out-buffers cut by the same `buffers.capture` code, reading the
 entry's copy instead of the tracee), so replay needs nothing new. Per process it remembers
 how many entries it has taken: a forked child starts where its parent was, an exec'd image
-from zero.
+from zero, and a vfork child shares its parent's ring (and count) until it execs.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ MAGIC = 0x6B70737973627532
 # What the library makes from its page; the record filter lets exactly these through there.
 BUFFERED: frozenset[int] = frozenset(NR[n] for n in (
     "clock_gettime", "getsockname", "getpeername", "getsockopt", "setsockopt", "ioctl", "flock",
+    "close",
 ))
 _HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size
 _ENTRY = struct.Struct("<q6Qq4Q136s")  # nr, args, ret, (address, length) x2, their bytes
@@ -74,13 +75,15 @@ class Rings:
     def __init__(self, mem: Memory) -> None:
         self.mem = mem
         self.taken: dict[int, int] = {}
+        self.shares: dict[int, int] = {}  # vfork child -> the process whose memory it runs in
 
     def take(self, tgid: int) -> list[Entry]:
         try:
             magic, written, capacity, size = _HEADER.unpack(self.mem.read(tgid, RING_ADDR, _HEADER.size))
         except (OSError, struct.error):
             return []  # no ring: the library is not loaded in this process
-        taken = self.taken.get(tgid, 0)
+        owner = self.shares.get(tgid, tgid)
+        taken = self.taken.get(owner, 0)
         if magic != MAGIC or size != _ENTRY.size or written <= taken:
             return []
         if written - taken > capacity:
@@ -93,11 +96,16 @@ class Rings:
             out.extend(Entry(e) for e in _ENTRY.iter_unpack(raw))
             n -= k
             first = 0
-        self.taken[tgid] = written
+        self.taken[owner] = written
         return out
 
     def forked(self, parent: int, child: int) -> None:
         self.taken[child] = self.taken.get(parent, 0)
 
+    def vforked(self, parent: int, child: int) -> None:
+        """The child writes its calls into the parent's ring: what it takes, the parent has."""
+        self.shares[child] = self.shares.get(parent, parent)
+
     def exec(self, tgid: int) -> None:
+        self.shares.pop(tgid, None)
         self.taken[tgid] = 0

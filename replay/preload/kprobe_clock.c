@@ -3,7 +3,8 @@
  *
  * The recorder hides the vDSO, so every clock read is a syscall, and a traced one costs a
  * ptrace stop (~60 us in our Python tracer); a Python service reads the clock dozens of
- * times per request and asks a socket for its names and options on every accept.
+ * times per request, and asks a socket for its names and options and closes it on every
+ * connection.
  * Preloaded into the recorded program, this library makes those calls through a syscall
  * instruction in a page at a fixed address, which the recorder's seccomp filter lets
  * through untraced (any syscall from that page, and only from it), and appends each one,
@@ -18,7 +19,8 @@
  * Only calls that cannot wait for another thread (or process) of the tree are buffered:
  * a thread that made one keeps running, and one thread runs at a time while recording.
  * A flock is buffered only when it unlocks or does not block; ioctl only for FIONBIO and
- * FIONREAD. A call whose output does not fit an entry is made as a traced syscall.
+ * FIONREAD; close always (the recorder follows the fd table from the entry). A call whose
+ * output does not fit an entry is made as a traced syscall.
  *
  * Every FLUSH_EVERY entries it makes one traced getpid, so a thread that reads the clock
  * in a loop without any syscall cannot outrun the recorder. It takes no timestamps of its
@@ -183,6 +185,13 @@ int ioctl(int fd, unsigned long request, ...) {
     static const struct out outs[] = {{2, -1, sizeof(int)}};
     long a[6] = {fd, (long)request, (long)arg};
     return (int)set_errno(buffered(SYS_ioctl, a, outs, request == FIONREAD));
+}
+
+int close(int fd) {
+    if (!trampoline)
+        return (int)syscall(SYS_close, fd);
+    long a[6] = {fd};
+    return (int)set_errno(buffered(SYS_close, a, NULL, 0));
 }
 
 int flock(int fd, int op) {

@@ -1,5 +1,5 @@
-"""The syscall buffer beyond clocks: socket names and options, FIONBIO/FIONREAD and flocks
-that cannot wait, recorded without a ptrace stop and replayed like traced calls."""
+"""The syscall buffer beyond clocks: socket names and options, FIONBIO/FIONREAD, flocks that
+cannot wait and close, recorded without a ptrace stop and replayed like traced calls."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ pytestmark = [needs_tracing, pytest.mark.skipif(sysbuf.library_path() is None,
                                                 reason="the library is built by `make setup`")]
 
 K = 300
-BUFFERED_PER_ROUND = 10  # the calls of one round the library makes without a stop
+BUFFERED_PER_ROUND = 11  # the calls of one round the library makes without a stop
+TRACED_PER_ROUND = 2  # dup, and a flock that may wait
 PROGRAM = """
-import array, fcntl, socket, sys, termios
+import array, fcntl, os, socket, sys, termios
 k = int(sys.argv[1])
 srv = socket.socket()
 srv.bind(("127.0.0.1", 0))
@@ -42,7 +43,16 @@ for _ in range(k):
     fcntl.flock(lock, fcntl.LOCK_UN)
     fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
     fcntl.flock(lock, fcntl.LOCK_UN)
+    os.close(os.dup(lock.fileno()))
 print(sorted(names), kind, avail[0], flush=True)
+"""
+VFORK = """
+import os, subprocess
+os.close(os.dup(1))
+# the vfork child closes the pipes' other ends in its parent's memory, hence in its ring
+child = subprocess.run(["/bin/echo", "child"], capture_output=True).stdout
+os.close(os.dup(1))
+print(child, os.getpid(), flush=True)
 """
 
 
@@ -58,10 +68,10 @@ def test_buffered_calls_cost_no_stop_and_replay_byte_identical(tmp_path):
                               timeout=60).stdout for _ in range(2)]
     assert natives[0] != natives[1]  # the ephemeral ports
     once, twice = _record(tmp_path, K), _record(tmp_path, 2 * K)
-    assert twice.stops - once.stops == 2 * K  # K more rounds: only their LOCK_EX stops
+    assert twice.stops - once.stops == 2 * K * TRACED_PER_ROUND  # K more rounds: only these
     traced_once = _record(tmp_path, K, syscall_buffer=False)
     traced_twice = _record(tmp_path, 2 * K, syscall_buffer=False)
-    assert traced_twice.stops - traced_once.stops == 2 * K * (BUFFERED_PER_ROUND + 1)
+    assert traced_twice.stops - traced_once.stops == 2 * K * (BUFFERED_PER_ROUND + TRACED_PER_ROUND)
 
     recorded = twice.recording
     calls = [e for e in recorded.events if e.nr == NR["getsockopt"]]
@@ -79,3 +89,19 @@ def test_a_call_an_injection_rule_names_stays_traced(tmp_path):
     assert [e.ret for e in calls] == [0, -9]  # the program stopped at the injected error
     assert calls[1].x["injected"] == "getsockopt:error=EBADF:when=2"
     assert len([e for e in rec.events if e.nr == NR["getsockname"]]) >= 2  # still buffered
+
+
+def test_a_vfork_childs_buffered_calls_are_its_own_once(tmp_path):
+    script = tmp_path / "vfork.py"
+    script.write_text(VFORK)
+    result = Recorder([PY, str(script)], cwd=str(tmp_path)).run()
+    rec, root = result.recording, result.recording.meta["root_tid"]
+    closes = [e.tid for e in rec.events if e.nr == NR["close"] and "kprobe" not in e.x]
+    execs = [e.tid for e in rec.events if e.nr == NR["execve"] and e.tid != root]
+    assert execs and execs[0] in closes  # the child's own closes, before its exec (replay
+    # diverges if the parent's stream has them again: it would wait for closes it never makes)
+    out = rec.blobs.get(rec.meta["output"]["1"])
+    assert out.startswith(b"b'child\\n' ")
+    for seed in range(2):
+        got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
+        assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
