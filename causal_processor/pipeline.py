@@ -29,7 +29,7 @@ from causal_processor.config import ProcessorConfig
 from causal_processor.forward.exporter import OtlpForwarder
 from causal_processor.ingest.decode import BadRequest, Decoded, decode, decode_bodies, decode_body
 from causal_processor.ingest.decode_batcher import DecodeBatcher
-from causal_processor.ingest.event_frame import FrameEvents
+from causal_processor.ingest.event_frame import EventFrame, FrameEvents
 from causal_processor.ingest.metrics_decode import decode_metrics
 from causal_processor.join.joiner import Joiner, JoinOutput
 from causal_processor.live import JOINED, STORED, LiveEvents
@@ -275,23 +275,24 @@ class Processor:
                 if self._stopping.is_set():
                     return
                 continue
-            if not self._store(batch, give_up=self._stopping.is_set):
+            frame = self._store(batch, give_up=self._stopping.is_set)
+            if frame is None:
                 return  # stopping while storage refuses: the log keeps the rest
-            frames = [a.decoded.events for a in batch if len(a.decoded.events)]
             with self._join_lock:
                 self.joiner.add_spans(s for a in batch for s in a.decoded.app_spans)
-                for f in frames:
-                    self.joiner.add_frame(f)
+                self.joiner.add_frame(frame)
             with self._cond:
                 self._fed = batch[-1].end
                 self._cond.notify_all()
-            self.live.publish(STORED, FrameEvents(frames))
+            self.live.publish(STORED, FrameEvents([frame]))
 
-    def _store(self, batch: list[Accepted], give_up: Callable[[], bool]) -> bool:
-        """Insert and commit the batch; False when give_up() said to stop before storage took it."""
+    def _store(self, batch: list[Accepted], give_up: Callable[[], bool]) -> EventFrame | None:
+        """Insert and commit the batch; its kernel events as one frame, or None when give_up()
+        said to stop before storage took it."""
         assert self._writer is not None
-        if not self._writer.write(batch, give_up):
-            return False
+        frame = EventFrame.concat([a.decoded.events for a in batch])
+        if not self._writer.write(batch, frame, give_up):
+            return None
         for a in batch:
             self._resources.update(a.decoded.resources)
         if not self._state_saved:
@@ -300,8 +301,8 @@ class Processor:
             self._pending_rows -= sum(a.rows for a in batch)
             self.metrics.queue_depth.labels("store").set(max(self._pending_rows, 0))
             self._cond.notify_all()
-        self.metrics.events_stored.inc(sum(len(a.decoded.events) for a in batch))
-        return True
+        self.metrics.events_stored.inc(len(frame))
+        return frame
 
     def _save_first_watermark(self, batch: list[Accepted]) -> None:
         """Before anything is joined, the first data's time is where a restart resumes."""

@@ -60,6 +60,19 @@ class EventFrame:
     def __len__(self) -> int:
         return len(self.ts)
 
+    @classmethod
+    def concat(cls, frames: Sequence[EventFrame]) -> EventFrame:
+        """Frames as one, its table in one chunk: the store thread's batch, inserted and joined
+        once (ClickHouse takes one 50k-row Arrow batch for less CPU per row than 25 of 2,000,
+        and the join's buffering costs per thread and frame, not per event)."""
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return cls.from_dicts([])
+        assert all(f.table is not None for f in frames), "decoded frames carry their table"
+        table = pa.concat_tables([f.table for f in frames]).combine_chunks()  # type: ignore[misc]
+        return cls(table, *(np.concatenate([getattr(f, a) for f in frames]) for a in ("pid", "tid", "ts", "types")),
+                   [d for f in frames for d in f._dicts])
+
     def slice(self, start: int, stop: int) -> EventFrame:
         """Rows [start, stop) without copying (the requests decoded together share one frame)."""
         table = self.table.slice(start, stop - start) if self.table is not None else None

@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import pyarrow as pa
-
 from causal_processor.ingest.decode import Decoded
+from causal_processor.ingest.event_frame import EventFrame
 from causal_processor.metrics import ProcessorMetrics
 from causal_processor.storage.store import ClickHouseEventStore
 from causal_processor.storage.wal import WriteAheadLog
@@ -40,16 +39,17 @@ class BatchWriter:
     def __init__(self, store: ClickHouseEventStore, wal: WriteAheadLog, metrics: ProcessorMetrics) -> None:
         self.store, self.wal, self.metrics = store, wal, metrics
 
-    def write(self, batch: Sequence[Accepted], give_up: Callable[[], bool]) -> bool:
-        """Insert the batch (retrying while storage refuses) and commit it in the log; False when
-        give_up() said to stop first (the log keeps the batch for the next start)."""
+    def write(self, batch: Sequence[Accepted], events: EventFrame, give_up: Callable[[], bool]) -> bool:
+        """Insert the batch (its kernel events as `events`, the batch's frames as one) retrying
+        while storage refuses, and commit it in the log; False when give_up() said to stop first
+        (the log keeps the batch for the next start)."""
         start, end = batch[0].start, batch[-1].end
         self.wal.begin(start, end)
         token = f"{self.wal.log_id}:{start}:{end}"
         attempt = 0
         while True:
             try:
-                self._insert(batch, token)
+                self._insert(batch, events, token)
                 break
             except Exception:
                 log.exception("storage write failed (attempt %d); the write-ahead log keeps the batch", attempt + 1)
@@ -61,22 +61,19 @@ class BatchWriter:
         self.metrics.wal_bytes.set(self.wal.end - end)
         return True
 
-    def _insert(self, batch: Sequence[Accepted], token: str) -> None:
-        tables = [a.decoded.events.table for a in batch if len(a.decoded.events)]
+    def _insert(self, batch: Sequence[Accepted], events: EventFrame, token: str) -> None:
         rows = [r for a in batch for r in a.decoded.span_rows]
         upstream = [pair for a in batch for pair in a.decoded.upstream]
         t0 = time.perf_counter()
-        if tables:
-            # one chunk: ClickHouse takes one 50k-row Arrow batch for 2.6 µs of CPU per row, 25
-            # batches of 2,000 for 3.7 to 5.7 (bench/processor: insert of decoded requests)
-            self.store.write_event_table(pa.concat_tables(tables).combine_chunks(), token=f"{token}:events")
+        if len(events):
+            self.store.write_event_table(events.table, token=f"{token}:events")
         t1 = time.perf_counter()
         if rows:
             self.store.write_span_rows(rows, token=f"{token}:spans")
         t2 = time.perf_counter()
         if upstream:  # joined before they reached us (another processor upstream)
             self.store.write_contexts(upstream, token=f"{token}:contexts")
-        if tables:
+        if len(events):
             self.metrics.batch_seconds.labels("kernel_events").observe(t1 - t0)
         if rows:
             self.metrics.batch_seconds.labels("otel_traces").observe(t2 - t1)
