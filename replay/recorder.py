@@ -257,8 +257,9 @@ class Recorder:
         if fd is not None:
             fd = pt.signed(fd) & 0xFFFFFFFF
             fd = fd - (1 << 32) if fd >= 1 << 31 else fd
-        if self.lib and self._loads_library(th.tgid, nr, fd, ev):
-            ev.x["kprobe"] = 1  # the loader reading our library: not the program's, rules skip it
+        if self.lib and (self._loads_library(th.tgid, nr, fd, ev) or (
+                nr == sysbuf.OWN_QUERY and regs.rip & ~0xFFF == sysbuf.PAGE_ADDR)):
+            ev.x["kprobe"] = 1  # the loader reading our library, or the library asking: rules skip it
         for rule in self.inject if "kprobe" not in ev.x else ():
             if rule.hit(tid, nr, fd, ev.x.get("path")):
                 ev.x["injected"] = rule.text
@@ -325,8 +326,13 @@ class Recorder:
             if e.nr == _CLOCK_GETTIME:  # most of them: stored as _answer_query stores a read
                 if e.ret == 0 and e.args[1]:
                     ev.outs = [["a", 1, self.blobs.put(e.first(), False)]]
-            else:  # stored as the traced call's exit stop stores it
-                ev.outs = buffers.capture(e, th.tgid, e.nr, e.args, e.ret, self.blobs.put)
+            else:  # stored as the traced call's entry and exit stops store it
+                if e.nr == sysbuf.OWN_QUERY:
+                    ev.x["kprobe"] = 1
+                elif e.nr in WRITES and self.fdkind.get(th.tgid, {}).get(e.args[0]) != "s" and (
+                        self._is_outside(th.tgid, e.args[0])):
+                    ev.mode = "o"
+                self._capture(tid, th.tgid, ev, e)
                 self._track_fds(th.tgid, ev)
             self.events.append(ev)
 
@@ -408,14 +414,16 @@ class Recorder:
         else:
             pt.cont(tid)
 
-    def _capture(self, tid: int, tgid: int, ev: Event) -> None:
+    def _capture(self, tid: int, tgid: int, ev: Event, mem: buffers.Reader | None = None) -> None:
+        """Results and buffers, from the tracee at its exit stop, or from a buffered call's copy."""
+        mem = self.mem if mem is None else mem
         nr = ev.nr
         if nr in WRITES:
             if ev.ret > 0:
                 data = (
-                    buffers.gather(self.mem, tgid, ev.args[1], ev.args[2], ev.ret)
+                    buffers.gather(mem, tgid, ev.args[1], ev.args[2], ev.ret)
                     if nr in (NR["writev"], NR["pwritev"], NR["pwritev2"])
-                    else self.mem.read(tgid, ev.args[1], ev.ret)
+                    else mem.read(tgid, ev.args[1], ev.ret)
                     if nr != NR["sendmsg"] else b""
                 )
                 ev.x["crc"] = zlib.crc32(data)
@@ -429,10 +437,10 @@ class Recorder:
             NR["accept"], NR["accept4"]
         ):
             if nr in (NR["pipe"], NR["pipe2"], NR["socketpair"]) and ev.ret == 0:
-                raw = self.mem.read(tgid, ev.args[3 if nr == NR["socketpair"] else 0], 8)
+                raw = mem.read(tgid, ev.args[3 if nr == NR["socketpair"] else 0], 8)
                 ev.x["fds"] = [int.from_bytes(raw[:4], "little"), int.from_bytes(raw[4:], "little")]
             return
-        ev.outs = buffers.capture(self.mem, tgid, nr, ev.args, ev.ret, self.blobs.put)
+        ev.outs = buffers.capture(mem, tgid, nr, ev.args, ev.ret, self.blobs.put)
 
     def _track_fds(self, tgid: int, ev: Event) -> None:
         kinds = self.fdkind.setdefault(tgid, {})

@@ -1,9 +1,10 @@
 """The recorder's side of the syscall buffer (replay/preload/kprobe_clock.c).
 
-The preloaded library makes clock reads and a few calls that never wait (socket names and
-options, FIONBIO/FIONREAD, unlocking or non-blocking flock) without a ptrace stop, through
-a page the seccomp filter lets through, and appends each call, with the bytes the kernel
-wrote for it, to a ring in the program's memory. The recorder takes the new entries at the
+The preloaded library makes clock reads and the calls that cannot wait (socket names and
+options, FIONBIO/FIONREAD, unlocking or non-blocking flock, close, send/recv on non-blocking
+sockets) without a ptrace stop, through a page the seccomp filter lets through, and appends
+each call, with the bytes the kernel wrote or the socket moved, to rings in the program's
+memory. The recorder takes the new entries at the
 thread's next stop, through /proc/PID/mem, and stores them as the events a fully traced
 run would have had (the out-buffers cut by the same `buffers.capture` code, reading the
 entry's copy instead of the tracee), so replay needs nothing new. Per process it remembers
@@ -21,14 +22,19 @@ from replay.syscalls import NR
 
 PAGE_ADDR = 0x70000000  # the library's syscall page: the filter's exemption (seccomp.py)
 RING_ADDR = 0x70001000
-MAGIC = 0x6B70737973627532
+PAYLOAD_ADDR = 0x70400000  # the bytes of buffered sends and receives
+MAGIC = 0x6B70737973627533
 # What the library makes from its page; the record filter lets exactly these through there.
 BUFFERED: frozenset[int] = frozenset(NR[n] for n in (
     "clock_gettime", "getsockname", "getpeername", "getsockopt", "setsockopt", "ioctl", "flock",
-    "close",
+    "close", "sendto", "recvfrom", "fcntl",
 ))
-_HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size
-_ENTRY = struct.Struct("<q6Qq4Q136s")  # nr, args, ret, (address, length) x2, their bytes
+# Its own question, not the program's: is this socket non-blocking (F_GETFL before send/recv)?
+OWN_QUERY = NR["fcntl"]
+_PAYLOAD_CALLS = frozenset((NR["sendto"], NR["recvfrom"]))
+_HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size (payload ring: unused)
+# nr, args, ret, (address, length) x2, payload position, the regions' bytes (if not payload)
+_ENTRY = struct.Struct("<q6Qq4QQ136s")
 
 
 class SyscallBufferError(RuntimeError):
@@ -39,19 +45,26 @@ class SyscallBufferError(RuntimeError):
 class Entry:
     """One buffered call: what a traced call's entry and exit stops would have read."""
 
-    __slots__ = ("_raw", "args", "nr", "ret")
+    __slots__ = ("_raw", "args", "nr", "payload", "ret")
 
     def __init__(self, raw: tuple) -> None:
         self.nr, *self.args, self.ret = raw[:8]
         self._raw = raw
+        self.payload: bytes | None = None  # a send's or receive's bytes (Rings.take fills it)
 
     def first(self) -> bytes:
         """The bytes of the first region (a clock read's timespec)."""
-        return self._raw[12][:self._raw[9]]
+        return self._raw[13][:self._raw[9]]
+
+    def payload_span(self) -> tuple[int, int] | None:
+        """(position, length) of the bytes in the payload ring, for a send or receive."""
+        return (self._raw[12], self._raw[9]) if self.nr in _PAYLOAD_CALLS and self._raw[9] else None
 
     def read(self, _tgid: int, addr: int, size: int) -> bytes:
         """The tracee's memory as the call left it (only what the library copied)."""
-        a0, n0, a1, n1, data = self._raw[8:]
+        a0, n0, a1, n1, _pos, data = self._raw[8:]
+        if addr == a0 and self.payload is not None:
+            return self.payload[:size]
         if addr == a0 and n0:
             return data[:min(size, n0)]
         if addr == a1 and n1:
@@ -97,7 +110,20 @@ class Rings:
             n -= k
             first = 0
         self.taken[owner] = written
+        for e in out:
+            span = e.payload_span()
+            if span is not None:
+                e.payload = self._payload(tgid, *span)
         return out
+
+    def _payload(self, tgid: int, pos: int, length: int) -> bytes:
+        magic, written, capacity, _ = _HEADER.unpack(self.mem.read(tgid, PAYLOAD_ADDR, _HEADER.size))
+        if magic != MAGIC or written - pos > capacity:
+            raise SyscallBufferError(f"process {tgid}: the bytes of a buffered call were lost")
+        at = pos % capacity
+        head = self.mem.read(tgid, PAYLOAD_ADDR + _HEADER.size + at, min(length, capacity - at))
+        rest = length - len(head)
+        return head + (self.mem.read(tgid, PAYLOAD_ADDR + _HEADER.size, rest) if rest else b"")
 
     def forked(self, parent: int, child: int) -> None:
         self.taken[child] = self.taken.get(parent, 0)

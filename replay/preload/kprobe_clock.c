@@ -19,8 +19,9 @@
  * Only calls that cannot wait for another thread (or process) of the tree are buffered:
  * a thread that made one keeps running, and one thread runs at a time while recording.
  * A flock is buffered only when it unlocks or does not block; ioctl only for FIONBIO and
- * FIONREAD; close always (the recorder follows the fd table from the entry). A call whose
- * output does not fit an entry is made as a traced syscall.
+ * FIONREAD; close always (the recorder follows the fd table from the entry); send and recv
+ * only on a socket that is non-blocking, their bytes copied to a payload ring. A call whose
+ * output does not fit is made as a traced syscall.
  *
  * Every FLUSH_EVERY entries it makes one traced getpid, so a thread that reads the clock
  * in a loop without any syscall cannot outrun the recorder. It takes no timestamps of its
@@ -31,6 +32,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,10 +46,13 @@
 
 #define PAGE_ADDR 0x70000000UL
 #define RING_ADDR 0x70001000UL
-#define MAGIC 0x6b70737973627532ULL /* "kpsysbu2" */
+#define MAGIC 0x6b70737973627533ULL /* "kpsysbu3" */
 #define CAPACITY 16384UL
 #define FLUSH_EVERY (CAPACITY / 2)
 #define DATA_BYTES 136
+#define PAYLOAD_ADDR 0x70400000UL
+#define PAYLOAD_CAPACITY (4UL << 20)
+#define PAYLOAD_MAX (PAYLOAD_CAPACITY / 8) /* a larger send/recv stays traced */
 
 struct region { uint64_t addr, len; };
 struct entry {
@@ -55,13 +60,16 @@ struct entry {
     uint64_t args[6];
     int64_t ret;
     struct region mem[2];
+    uint64_t payload_pos; /* send/recv: region 0's bytes are in the payload ring from here */
     unsigned char data[DATA_BYTES];
 };
 struct ring { uint64_t magic, written, capacity, entry_size; struct entry e[]; };
+struct payload { uint64_t magic, written, capacity, unused; unsigned char b[]; };
 
 typedef long (*trampoline_fn)(long nr, long a, long b, long c, long d, long e);
 static trampoline_fn trampoline;
 static struct ring *ring;
+static struct payload *payload;
 
 __attribute__((constructor)) static void kprobe_buffer_init(void) {
     /* mov rax,rdi; mov rdi,rsi; mov rsi,rdx; mov rdx,rcx; mov r10,r8; mov r8,r9; syscall; ret */
@@ -77,6 +85,13 @@ __attribute__((constructor)) static void kprobe_buffer_init(void) {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (r != (void *)RING_ADDR)
         return;
+    void *pl = mmap((void *)PAYLOAD_ADDR, sizeof(struct payload) + PAYLOAD_CAPACITY,
+                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (pl != (void *)PAYLOAD_ADDR)
+        return;
+    payload = pl;
+    payload->magic = MAGIC;
+    payload->capacity = PAYLOAD_CAPACITY;
     memcpy(page, code, sizeof code);
     ring = r;
     ring->magic = MAGIC;
@@ -94,9 +109,21 @@ static long set_errno(long ret) {
 }
 
 /* Make the call untraced and ring it with the (at most two) buffers it filled; `out` names
- * each by argument index, with its length: `len` bytes, or (len_arg >= 0) what the call
- * left in the value-result length at that argument, at most `len`. */
+ * each by argument index, with its length: `len` bytes, or what the call left in the
+ * value-result length at argument len_arg (>= 0), at most `len`; or (len_arg == PAYLOAD,
+ * first buffer only) as many as the call returned, copied to the payload ring. */
+#define PAYLOAD (-2)
 struct out { int arg, len_arg; size_t len; };
+
+static int put_payload(struct entry *e, const void *src, size_t len) {
+    uint64_t pos = payload->written, at = pos % PAYLOAD_CAPACITY;
+    size_t first = len < PAYLOAD_CAPACITY - at ? len : PAYLOAD_CAPACITY - at;
+    memcpy(payload->b + at, src, first);
+    memcpy(payload->b, (const unsigned char *)src + first, len - first);
+    e->payload_pos = pos;
+    __atomic_store_n(&payload->written, pos + len, __ATOMIC_RELEASE);
+    return (pos + len) / (PAYLOAD_CAPACITY / 2) != pos / (PAYLOAD_CAPACITY / 2);
+}
 
 static long buffered(long nr, const long a[6], const struct out *outs, int nouts) {
     long ret = trampoline(nr, a[0], a[1], a[2], a[3], a[4]);
@@ -107,24 +134,32 @@ static long buffered(long nr, const long a[6], const struct out *outs, int nouts
         e->args[i] = (uint64_t)a[i];
     e->ret = ret;
     memset(e->mem, 0, sizeof e->mem);
+    e->payload_pos = 0;
     size_t used = 0;
+    int flush = 0;
     for (int i = 0; ret >= 0 && i < nouts; i++) {
         const struct out *o = &outs[i];
         void *addr = (void *)a[o->arg];
         size_t len = o->len;
         if (o->len_arg >= 0 && *(const uint32_t *)a[o->len_arg] < len)
             len = *(const uint32_t *)a[o->len_arg];
-        if (!addr || len > DATA_BYTES - used)
-            len = 0;
-        if (len)
-            memcpy(e->data + used, addr, len);
+        if (o->len_arg == PAYLOAD && (size_t)ret < len)
+            len = (size_t)ret;
+        if (o->len_arg == PAYLOAD && i == 0 && addr) {
+            flush = put_payload(e, addr, len);
+        } else {
+            if (!addr || len > DATA_BYTES - used)
+                len = 0;
+            if (len)
+                memcpy(e->data + used, addr, len);
+            used += len;
+        }
         e->mem[i].addr = (uint64_t)addr;
         e->mem[i].len = len;
-        used += len;
     }
     __atomic_store_n(&ring->written, n + 1, __ATOMIC_RELEASE);
-    if ((n + 1) % FLUSH_EVERY == 0)
-        syscall(SYS_getpid); /* traced: the recorder takes the ring there */
+    if ((n + 1) % FLUSH_EVERY == 0 || flush)
+        syscall(SYS_getpid); /* traced: the recorder takes the rings there */
     return ret;
 }
 
@@ -192,6 +227,34 @@ int close(int fd) {
         return (int)syscall(SYS_close, fd);
     long a[6] = {fd};
     return (int)set_errno(buffered(SYS_close, a, NULL, 0));
+}
+
+/* A socket send or receive cannot wait only if the socket is non-blocking: the library asks
+ * (F_GETFL, itself buffered, so replay serves the same answer and takes the same branch). */
+static int cannot_wait(int fd, int flags) {
+    if (fd <= 2) /* inherited stdio: the recorder tells the tree's output apart at its stop */
+        return 0;
+    if (flags & MSG_DONTWAIT)
+        return 1;
+    long a[6] = {fd, F_GETFL};
+    long fl = buffered(SYS_fcntl, a, NULL, 0);
+    return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+ssize_t send(int fd, const void *buf, size_t len, int flags) {
+    if (!trampoline || len > PAYLOAD_MAX || !cannot_wait(fd, flags))
+        return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+    const struct out outs[] = {{1, PAYLOAD, len}};
+    long a[6] = {fd, (long)buf, (long)len, flags};
+    return set_errno(buffered(SYS_sendto, a, outs, 1));
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags) {
+    if (!trampoline || len > PAYLOAD_MAX || !cannot_wait(fd, flags))
+        return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
+    const struct out outs[] = {{1, PAYLOAD, len}};
+    long a[6] = {fd, (long)buf, (long)len, flags};
+    return set_errno(buffered(SYS_recvfrom, a, outs, 1));
 }
 
 int flock(int fd, int op) {

@@ -1,5 +1,6 @@
 """The syscall buffer beyond clocks: socket names and options, FIONBIO/FIONREAD, flocks that
-cannot wait and close, recorded without a ptrace stop and replayed like traced calls."""
+cannot wait, close, send/recv on non-blocking sockets, recorded without a ptrace stop and
+replayed like traced calls."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from replay.syscalls import NR
 pytestmark = [needs_tracing, pytest.mark.skipif(sysbuf.library_path() is None,
                                                 reason="the library is built by `make setup`")]
 
-K = 300
-BUFFERED_PER_ROUND = 11  # the calls of one round the library makes without a stop
-TRACED_PER_ROUND = 2  # dup, and a flock that may wait
+K = 150  # 2K rounds stay under the library's flush period (8,192 entries): no flush stop
+CALLS_PER_ROUND = 19  # the program's calls in one round
+TRACED_PER_ROUND = 4  # dup, a flock that may wait, a send and a recv on a blocking socket
+OWN_QUERIES_PER_ROUND = 4  # the library asks each send/recv's socket whether it may block
 PROGRAM = """
 import array, fcntl, os, socket, sys, termios
 k = int(sys.argv[1])
@@ -31,20 +33,26 @@ cli = socket.create_connection(srv.getsockname())
 conn, _ = srv.accept()
 cli.sendall(b"12345")
 lock = open(sys.argv[2], "w")
-names, avail = set(), array.array("i", [0])
+names, avail, got = set(), array.array("i", [0]), []
 for _ in range(k):
     names.update((cli.getsockname(), cli.getpeername()))
     kind = cli.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)
     cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn.setblocking(False)
+    cli.setblocking(False)
+    cli.send(b"ab")
+    got.append(conn.recv(2))
+    cli.setblocking(True)
     conn.setblocking(True)
+    cli.send(b"c")  # blocking sockets: these two stay traced
+    got.append(conn.recv(1))
     fcntl.ioctl(conn.fileno(), termios.FIONREAD, avail)
     fcntl.flock(lock, fcntl.LOCK_EX)  # may wait for another holder: stays traced
     fcntl.flock(lock, fcntl.LOCK_UN)
     fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
     fcntl.flock(lock, fcntl.LOCK_UN)
     os.close(os.dup(lock.fileno()))
-print(sorted(names), kind, avail[0], flush=True)
+print(sorted(names), b"".join(got)[-9:], kind, avail[0], flush=True)
 """
 VFORK = """
 import os, subprocess
@@ -64,20 +72,24 @@ def _record(tmp_path, rounds: int, syscall_buffer: bool = True, inject: tuple[st
 
 
 def test_buffered_calls_cost_no_stop_and_replay_byte_identical(tmp_path):
-    natives = [subprocess.run([PY, "-c", PROGRAM, "3", str(tmp_path / "lock")], capture_output=True,
+    natives = [subprocess.run([PY, "-c", PROGRAM, str(2 * K), str(tmp_path / "lock")], capture_output=True,
                               timeout=60).stdout for _ in range(2)]
     assert natives[0] != natives[1]  # the ephemeral ports
     once, twice = _record(tmp_path, K), _record(tmp_path, 2 * K)
     assert twice.stops - once.stops == 2 * K * TRACED_PER_ROUND  # K more rounds: only these
     traced_once = _record(tmp_path, K, syscall_buffer=False)
     traced_twice = _record(tmp_path, 2 * K, syscall_buffer=False)
-    assert traced_twice.stops - traced_once.stops == 2 * K * (BUFFERED_PER_ROUND + TRACED_PER_ROUND)
+    assert traced_twice.stops - traced_once.stops == 2 * K * CALLS_PER_ROUND
 
     recorded = twice.recording
     calls = [e for e in recorded.events if e.nr == NR["getsockopt"]]
     assert len(calls) == 2 * K and all(e.ret == 0 and e.outs for e in calls)
+    own = [e for e in recorded.events if e.nr == NR["fcntl"] and "kprobe" in e.x]
+    assert len(own) >= 2 * K * OWN_QUERIES_PER_ROUND  # not the program's: injection skips them
+    sends = [e for e in recorded.events if e.nr == NR["sendto"] and e.ret == 2]
+    assert len(sends) == 2 * K and all(recorded.blobs.get(e.x["data"]) == b"ab" for e in sends)
     out = recorded.blobs.get(recorded.meta["output"]["1"])
-    assert out.endswith(b" 1 5\n") and twice.exit_status == 0
+    assert out.split(b"]")[1] == natives[0].split(b"]")[1] and twice.exit_status == 0
     for seed in range(3):
         got = replay_captured(recorded, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
         assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
