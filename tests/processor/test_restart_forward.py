@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.sdk.resources import Resource
@@ -18,7 +19,7 @@ from opentelemetry.trace import SpanKind
 
 from causal_processor import config, server
 from causal_processor.live import JOINED, STORED
-from causal_processor.pipeline import Processor
+from causal_processor.pipeline import Processor, Unavailable
 from kprobe import events, otlp
 
 MS = 1_000_000
@@ -180,3 +181,26 @@ def test_a_killed_processor_loses_nothing_acknowledged_and_a_replay_duplicates_n
     assert again["replayed_events"] == 30  # inserted again, under the same tokens: ClickHouse drops it
     assert again["event_ids"] == ids and again["span_names"] == ["POST /pay"]
     assert again["wal_state"] == [end, end]
+
+
+def test_acknowledged_rows_waiting_for_storage_are_bounded(dsn):
+    cfg = _config(dsn, window_s=600, idle_s=3600)
+    cfg.storage.batch_ms, cfg.storage.batch_rows, cfg.storage.max_pending_rows = 3_600_000, 10**9, 10
+    running = server.start(cfg)
+    try:
+        p = running.processor
+        t0 = time.time_ns()
+        res = {PID: otlp.process_resource(PID, "python3", service="payments")}
+        bodies = [otlp.events_to_request([events.make_event("PageFault", pid=PID, tid=1, timestamp_ns=t0 + 10 * k + i)
+                                          for i in range(10)], res).SerializeToString() for k in range(2)]
+        assert p.export_body(bodies[0]).rejected == 0  # acknowledged: 10 rows wait for storage
+        assert p.metrics.wal_bytes._value.get() == len(bodies[0]) + 8
+        with pytest.raises(Unavailable, match="storage is behind: 10 acknowledged rows"):
+            p.export_body(bodies[1], timeout=0.2)
+        assert p.wait_stored()  # inserted now, without waiting for a fuller batch
+        assert p.metrics.wal_bytes._value.get() == 0
+        assert p.export_body(bodies[1]).rejected == 0 and p.wait_stored()
+        n = p.store.client.query("SELECT count() FROM kernel_events").result_rows[0][0]
+        assert n == 20
+    finally:
+        running.stop()
