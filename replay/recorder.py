@@ -327,7 +327,7 @@ class Recorder:
                 if e.ret == 0 and e.args[1]:
                     ev.outs = [["a", 1, self.blobs.put(e.first(), False)]]
             else:  # stored as the traced call's entry and exit stops store it
-                if e.nr == sysbuf.OWN_QUERY:
+                if e.own():
                     ev.x["kprobe"] = 1
                 elif e.nr in WRITES and self.fdkind.get(th.tgid, {}).get(e.args[0]) != "s" and (
                         self._is_outside(th.tgid, e.args[0])):
@@ -397,6 +397,8 @@ class Recorder:
         regs = pt.getregs(tid)
         ev.ret = pt.signed(regs.rax)
         ev.d = self._now() - ev.t
+        if self.lib and regs.rip & ~0xFFF == sysbuf.PAGE_ADDR and sysbuf.own_call(ev.nr, ev.args, ev.ret):
+            ev.x["kprobe"] = 1  # traced only because a rule names it: still the library's own
         th.pending = None
         _nr, tgid = ev.nr, th.tgid
         if ev.mode == "e" or ev.mode == "o":

@@ -31,6 +31,10 @@ BUFFERED: frozenset[int] = frozenset(NR[n] for n in (
 ))
 # Its own question, not the program's: is this socket non-blocking (F_GETFL before send/recv)?
 OWN_QUERY = NR["fcntl"]
+# Its own try at a flock that may wait (marked in an argument the kernel ignores): when another
+# holder has the lock (EWOULDBLOCK), the program's call is the traced one that follows.
+FLOCK_ATTEMPT = 0x6B70
+_EWOULDBLOCK = -11
 _PAYLOAD_CALLS = frozenset((NR["sendto"], NR["recvfrom"]))
 _HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size (payload ring: unused)
 # nr, args, ret, (address, length) x2, payload position, the regions' bytes (if not payload)
@@ -51,6 +55,9 @@ class Entry:
         self.nr, *self.args, self.ret = raw[:8]
         self._raw = raw
         self.payload: bytes | None = None  # a send's or receive's bytes (Rings.take fills it)
+
+    def own(self) -> bool:
+        return own_call(self.nr, self.args, self.ret)
 
     def first(self) -> bytes:
         """The bytes of the first region (a clock read's timespec)."""
@@ -74,6 +81,11 @@ class Entry:
     def read_u32(self, tgid: int, addr: int) -> int:
         raw = self.read(tgid, addr, 4)
         return int.from_bytes(raw, "little") if len(raw) == 4 else 0
+
+
+def own_call(nr: int, args: list[int], ret: int) -> bool:
+    """The library's own call, not the program's: its F_GETFL, a flock try that failed."""
+    return nr == OWN_QUERY or (nr == NR["flock"] and args[2] == FLOCK_ATTEMPT and ret == _EWOULDBLOCK)
 
 
 def library_path() -> str | None:

@@ -18,7 +18,7 @@
  *
  * Only calls that cannot wait for another thread (or process) of the tree are buffered:
  * a thread that made one keeps running, and one thread runs at a time while recording.
- * A flock is buffered only when it unlocks or does not block; ioctl only for FIONBIO and
+ * A flock that may wait is first tried without waiting; ioctl only for FIONBIO and
  * FIONREAD; close always (the recorder follows the fd table from the entry); send and recv
  * only on a socket that is non-blocking, their bytes copied to a payload ring. A call whose
  * output does not fit is made as a traced syscall.
@@ -257,9 +257,17 @@ ssize_t recv(int fd, void *buf, size_t len, int flags) {
     return set_errno(buffered(SYS_recvfrom, a, outs, 1));
 }
 
+/* A flock that may wait is tried without waiting first (marked in an argument the kernel
+ * ignores); only if another holder has the lock is the call made again, traced, to wait. */
+#define FLOCK_ATTEMPT 0x6b70 /* "kp" */
+
 int flock(int fd, int op) {
-    if (!trampoline || !(op & (LOCK_UN | LOCK_NB)))
-        return (int)syscall(SYS_flock, fd, op); /* may wait for another holder: traced */
-    long a[6] = {fd, op};
-    return (int)set_errno(buffered(SYS_flock, a, NULL, 0));
+    if (!trampoline)
+        return (int)syscall(SYS_flock, fd, op);
+    int attempt = !(op & (LOCK_UN | LOCK_NB));
+    long a[6] = {fd, attempt ? op | LOCK_NB : op, attempt ? FLOCK_ATTEMPT : 0};
+    long ret = buffered(SYS_flock, a, NULL, 0);
+    if (attempt && ret == -EWOULDBLOCK)
+        return (int)syscall(SYS_flock, fd, op); /* another holder: wait, traced */
+    return (int)set_errno(ret);
 }

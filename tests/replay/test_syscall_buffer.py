@@ -21,7 +21,7 @@ pytestmark = [needs_tracing, pytest.mark.skipif(sysbuf.library_path() is None,
 
 K = 150  # 2K rounds stay under the library's flush period (8,192 entries): no flush stop
 CALLS_PER_ROUND = 19  # the program's calls in one round
-TRACED_PER_ROUND = 4  # dup, a flock that may wait, a send and a recv on a blocking socket
+TRACED_PER_ROUND = 3  # dup, a send and a recv on a blocking socket
 OWN_QUERIES_PER_ROUND = 4  # the library asks each send/recv's socket whether it may block
 PROGRAM = """
 import array, fcntl, os, socket, sys, termios
@@ -47,12 +47,28 @@ for _ in range(k):
     cli.send(b"c")  # blocking sockets: these two stay traced
     got.append(conn.recv(1))
     fcntl.ioctl(conn.fileno(), termios.FIONREAD, avail)
-    fcntl.flock(lock, fcntl.LOCK_EX)  # may wait for another holder: stays traced
+    fcntl.flock(lock, fcntl.LOCK_EX)  # may wait, but nobody holds it: the library's try does
     fcntl.flock(lock, fcntl.LOCK_UN)
     fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
     fcntl.flock(lock, fcntl.LOCK_UN)
     os.close(os.dup(lock.fileno()))
 print(sorted(names), b"".join(got)[-9:], kind, avail[0], flush=True)
+"""
+CONTENDED = """
+import fcntl, os, sys, time
+lock = open(sys.argv[1], "w")
+r, w = os.pipe()
+if os.fork() == 0:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    os.write(w, b"held")
+    time.sleep(0.2)
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    os._exit(0)
+os.read(r, 4)
+held = open(sys.argv[1], "w")  # a description of its own, so the child's lock is in the way
+fcntl.flock(held, fcntl.LOCK_EX)  # the library's try fails: the traced call waits
+print("got it", time.monotonic_ns(), flush=True)
+os.wait()
 """
 VFORK = """
 import os, subprocess
@@ -114,6 +130,22 @@ def test_a_vfork_childs_buffered_calls_are_its_own_once(tmp_path):
     # diverges if the parent's stream has them again: it would wait for closes it never makes)
     out = rec.blobs.get(rec.meta["output"]["1"])
     assert out.startswith(b"b'child\\n' ")
+    for seed in range(2):
+        got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
+        assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+
+
+@pytest.mark.parametrize("inject", [(), ("flock:error=EIO:when=9",)])  # a rule: flock traced
+def test_a_flock_that_must_wait_is_tried_then_traced(tmp_path, inject):
+    script = tmp_path / "contended.py"
+    script.write_text(CONTENDED)
+    result = Recorder([PY, str(script), str(tmp_path / "lock")], cwd=str(tmp_path),
+                      inject=[parse_rule(r) for r in inject]).run()
+    rec, root = result.recording, result.recording.meta["root_tid"]
+    flocks = [e for e in rec.events if e.nr == NR["flock"] and e.tid == root]
+    assert [(e.ret, "kprobe" in e.x) for e in flocks] == [(-11, True), (0, False)]
+    assert flocks[0].args[1] == 2 | 4 and flocks[1].args[1] == 2  # LOCK_EX|LOCK_NB, then LOCK_EX
+    out = rec.blobs.get(rec.meta["output"]["1"])
     for seed in range(2):
         got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
         assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
