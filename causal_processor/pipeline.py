@@ -83,9 +83,9 @@ class Processor:
     # ---- lifecycle ----------------------------------------------------------
 
     def start(self) -> Processor:
-        # Arrow buffers from glibc malloc: pyarrow's default (mimalloc) returns freed pages to the
-        # OS and faults them back in per request and insert; the same run with mimalloc cost
-        # 1.5x the CPU per span (BENCHMARKS.md, processor). Process-wide, as the pool is.
+        # Arrow buffers from glibc malloc: with pyarrow's default (mimalloc) the same runs cost
+        # 1.5x the CPU per span, most of it in the store thread's Arrow serialisation for the
+        # insert (BENCHMARKS.md, processor). Process-wide, as the pool is.
         pa.set_memory_pool(pa.system_memory_pool())
         self._wal = WriteAheadLog(self.config.storage.wal_path())
         self._writer = BatchWriter(self.store, self._wal, self.metrics)
