@@ -1,6 +1,6 @@
 """Processor configuration: defaults, then a YAML file, then KPROBE_PROCESSOR_* variables.
 
-    storage: {dsn: "chdb:///var/lib/kprobe/clickhouse", retention_days: 30, wal_dir: "/var/lib/kprobe/wal/kprobe"}
+    storage: {dsn: "chdb:///var/lib/kprobe/clickhouse", retention_days: 30, wal_dir: ""}
     otlp: {grpc_endpoint: "0.0.0.0:4317", http_endpoint: "0.0.0.0:4318", max_request_bytes: 16777216}
     join: {transaction_keys: [transaction.id, payment.id], window_s: 5, retention_s: 30}
     forward: {endpoint: "tempo:4317", insecure: true, queue_size: 10000, app_spans: true}
@@ -35,7 +35,7 @@ class StorageConfig:
     retention_days: int = 30
     batch_rows: int = 50_000  # insert when this many acknowledged rows wait...
     batch_ms: int = 1000  # ...or the oldest has waited this long
-    wal_dir: str = ""  # write-ahead log; "" = <data dir>/wal/<database> (storage.clickhouse.wal_dir)
+    wal_dir: str = ""  # write-ahead log; "" = storage.clickhouse.wal_dir(dsn), beside the data
     max_pending_rows: int = 1_000_000  # acknowledged rows waiting for storage before OTLP answers UNAVAILABLE
 
     def wal_path(self) -> str:

@@ -33,12 +33,13 @@ def default_dsn() -> str:
 
 
 def wal_dir(dsn: str) -> str:
-    """The processor's write-ahead log for this DSN's database: `<data dir>/wal/<database>`, the
-    data dir being the chdb directory's parent ($KPROBE_DATA_DIR for a server)."""
+    """The processor's write-ahead log for this DSN's database: inside the chdb directory
+    (`<dir>/kprobe_wal/<database>`: the log lives and goes with the data it protects; ClickHouse
+    ignores the directory), `$KPROBE_DATA_DIR/wal/<database>` for a server."""
     base, database = split_dsn(dsn)
-    path = urlparse(base).path.rstrip("/") if base.startswith("chdb:") else ""
-    data_dir = os.path.dirname(path) if path else os.environ.get("KPROBE_DATA_DIR", "/var/lib/kprobe")
-    return os.path.join(data_dir, "wal", database)
+    if base.startswith("chdb:"):
+        return os.path.join(urlparse(base).path, "kprobe_wal", database)
+    return os.path.join(os.environ.get("KPROBE_DATA_DIR", "/var/lib/kprobe"), "wal", database)
 
 
 def split_dsn(dsn: str) -> tuple[str, str]:
