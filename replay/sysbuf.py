@@ -52,7 +52,7 @@ class Entry:
     __slots__ = ("_raw", "args", "nr", "payload", "ret")
 
     def __init__(self, raw: tuple) -> None:
-        self.nr, *self.args, self.ret = raw[:8]
+        self.nr, self.args, self.ret = raw[0], list(raw[1:7]), raw[7]
         self._raw = raw
         self.payload: bytes | None = None  # a send's or receive's bytes (Rings.take fills it)
 
@@ -65,7 +65,7 @@ class Entry:
 
     def payload_span(self) -> tuple[int, int] | None:
         """(position, length) of the bytes in the payload ring, for a send or receive."""
-        return (self._raw[12], self._raw[9]) if self.nr in _PAYLOAD_CALLS and self._raw[9] else None
+        return (self._raw[12], self._raw[9]) if self._raw[9] else None
 
     def read(self, _tgid: int, addr: int, size: int) -> bytes:
         """The tracee's memory as the call left it (only what the library copied)."""
@@ -122,8 +122,8 @@ class Rings:
             n -= k
             first = 0
         self.taken[owner] = written
-        for e in out:
-            span = e.payload_span()
+        for e in out:  # most are clock reads: asked only of sends and receives
+            span = e.payload_span() if e.nr in _PAYLOAD_CALLS else None
             if span is not None:
                 e.payload = self._payload(tgid, *span)
         return out
