@@ -41,10 +41,12 @@ class WalState:
 
 class WriteAheadLog:
     def __init__(self, directory: str, *, segment_bytes: int = 64 * 1024 * 1024) -> None:
-        os.makedirs(directory, exist_ok=True)
+        # owner-only: the records are the requests as received, payment attributes included
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
         self.directory = directory
         self._segment_bytes = segment_bytes
-        self._lock_fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        self._lock_fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -131,7 +133,7 @@ class WriteAheadLog:
 
     def _open_segment(self, start: int) -> int:
         self._segment_start = start
-        fd = os.open(self._segment_path(start), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(self._segment_path(start), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the new file's name is durable before records in it are acknowledged
@@ -166,11 +168,7 @@ class WriteAheadLog:
         except FileNotFoundError:
             pass
         log_id = uuid.uuid4().hex
-        with open(path + ".tmp", "w") as f:
-            f.write(log_id + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(path + ".tmp", path)
+        _replace_durably(path, log_id + "\n")
         return log_id
 
     def _read_state(self) -> WalState:
@@ -182,13 +180,19 @@ class WriteAheadLog:
         return WalState(committed, inflight)
 
     def _save_state(self, state: WalState) -> None:
-        tmp = os.path.join(self.directory, _STATE + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(f"{state.committed} {state.inflight_end}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, os.path.join(self.directory, _STATE))
+        _replace_durably(os.path.join(self.directory, _STATE), f"{state.committed} {state.inflight_end}\n")
         self.state = state
+
+
+def _replace_durably(path: str, text: str) -> None:
+    """Write a small file whole (owner-only, fsynced) and rename it over `path`."""
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(path + ".tmp", path)
 
 
 def _parse(data: bytes) -> Iterator[tuple[bytes, int]]:

@@ -47,3 +47,16 @@ def test_state_commits_and_forgets_whole_segments(tmp_path):
     with pytest.raises(WalError, match="in use"):
         WriteAheadLog(str(tmp_path))
     wal.close()
+
+
+def test_the_log_is_readable_by_its_owner_only(tmp_path):
+    directory = tmp_path / "wal"
+    directory.mkdir(mode=0o755)
+    wal = WriteAheadLog(str(directory))
+    start, end = wal.write(b"payment attributes")
+    wal.sync(end)
+    wal.begin(start, end)
+    wal.close()
+    assert os.stat(directory).st_mode & 0o777 == 0o700
+    assert {n: os.stat(directory / n).st_mode & 0o077 for n in os.listdir(directory)} == {
+        n: 0 for n in ("id", "lock", "state", f"{0:020d}.wal")}
