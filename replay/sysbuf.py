@@ -1,4 +1,4 @@
-"""The recorder's side of the syscall buffer (replay/preload/kprobe_clock.c).
+"""The recorder's side of the syscall buffer (replay/preload/kprobe_sysbuf.c).
 
 The preloaded library makes clock reads and the calls that cannot wait (socket names and
 options, FIONBIO/FIONREAD, unlocking or non-blocking flock, close, send/recv on non-blocking
@@ -90,7 +90,7 @@ def own_call(nr: int, args: list[int], ret: int) -> bool:
 
 def library_path() -> str | None:
     """The built library (`make setup` compiles it), or None: record without it."""
-    path = Path(__file__).parent / "preload" / "libkprobe_clock.so"
+    path = Path(__file__).parent / "preload" / "libkprobe_sysbuf.so"
     return str(path) if path.is_file() else None
 
 

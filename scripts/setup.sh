@@ -79,10 +79,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 
 # The replay recorder's syscall-buffer library (replay/sysbuf.py), preloaded into recorded programs.
-lib=replay/preload/libkprobe_clock.so
-if [ ! -f "$lib" ] || [ replay/preload/kprobe_clock.c -nt "$lib" ]; then
+lib=replay/preload/libkprobe_sysbuf.so
+if [ ! -f "$lib" ] || [ replay/preload/kprobe_sysbuf.c -nt "$lib" ]; then
   log "building $lib"
-  cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$lib" replay/preload/kprobe_clock.c
+  cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$lib" replay/preload/kprobe_sysbuf.c
 fi
 
 # Neo4j's own Cypher parser, which the causal tests run every Neo4j statement through.
