@@ -53,6 +53,20 @@ def _from_socket(tgid: int, fd: int) -> list[str] | None:
         return [_spell(sock.family, local), _spell(sock.family, remote)]
 
 
+def spell_sockaddr(raw: bytes) -> str | None:
+    """A struct sockaddr as the kernel wrote it (an IPv4/IPv6 address), spelled; else None."""
+    if len(raw) < 2:
+        return None
+    family = int.from_bytes(raw[:2], "little")
+    if family == socket.AF_INET and len(raw) >= 8:
+        addr, port = socket.inet_ntop(family, raw[4:8]), int.from_bytes(raw[2:4], "big")
+    elif family == socket.AF_INET6 and len(raw) >= 24:
+        addr, port = socket.inet_ntop(family, raw[8:24]), int.from_bytes(raw[2:4], "big")
+    else:
+        return None
+    return _spell(family, (addr, port))
+
+
 def _spell(family: int, name: tuple) -> str:
     """/proc/net/tcp's spelling: the address's 32-bit words as the (little-endian) host reads
     them, in hex, then the port."""

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from replay import buffers, sysbuf
 from replay import ptrace_ops as pt
 from replay.auxv import fix_auxv
-from replay.endpoints import tcp_endpoints
+from replay.endpoints import spell_sockaddr, tcp_endpoints
 from replay.inject import Rule
 from replay.launch import spawn
 from replay.recording import SIGNAL_NR, BlobStore, Event, Recording
@@ -62,6 +62,7 @@ _DUPS = {NR["dup"], NR["dup2"], NR["dup3"], NR["fcntl"]}
 _F_DUPFD, _F_DUPFD_CLOEXEC = 0, 1030
 _CPU_CLOCKS = (2, 3)
 _CLOCK_GETTIME = NR["clock_gettime"]
+_ACCEPT4 = NR["accept4"]
 
 
 def code_roots() -> tuple[str, ...]:
@@ -108,9 +109,15 @@ class Recorder:
         self.lib = lib
         # a call an injection rule names stays traced, so that the rule can apply to it
         self.untraced = sysbuf.BUFFERED - {nr for r in self.inject for nr in r.nrs} if lib else frozenset()
+        # a futex wake never waits and its result is not an input (glibc ignores it): no stop,
+        # unless a rule names futex; replay follows the recording's choice (meta)
+        self.futex_wakes = NR["futex"] not in {nr for r in self.inject for nr in r.nrs}
         self.lib_fds: dict[int, set[int]] = {}  # tgid -> fds the loader has the library open on
         if lib:  # the replayed program gets the same environment, hence the same library
             env["LD_PRELOAD"] = ":".join(p for p in (lib, env.get("LD_PRELOAD", "")) if p)
+            named = sorted({nr for r in self.inject for nr in r.nrs})
+            if named:
+                env[sysbuf.TRACED_ENV] = ",".join(map(str, named))
         self.blobs = BlobStore(self.redact)
         self.events: list[Event] = []
         self.threads: dict[int, _Thread] = {}
@@ -128,7 +135,8 @@ class Recorder:
         self.slice_start = 0.0
         start_wall = time.time_ns()
         t_start = time.monotonic()
-        root = spawn(self.argv, env, self.cwd, isolate_net=False, untraced=self.untraced)
+        root = spawn(self.argv, env, self.cwd, isolate_net=False, untraced=self.untraced,
+                     futex_wakes=self.futex_wakes)
         self.t0 = time.monotonic_ns()
         self.root = root
         self.threads[root] = _Thread(root)
@@ -175,6 +183,7 @@ class Recorder:
             "injected": [r.text for r in self.inject],
             "output": self._output(),
             "tgids": {str(t): g for t, g in self.tgids.items()},
+            "futex_wakes_untraced": self.futex_wakes,
         }
         rec = Recording(meta, self.events, self.blobs)
         return RecordResult(rec, exit_status, self.stops, time.monotonic() - t_start)
@@ -319,10 +328,13 @@ class Recorder:
         A call that stayed traced (an injection rule names it) is recorded at its stops."""
         if not self.lib:
             return
-        for e in self.rings.take(th.tgid):
+        entries = self.rings.take(th.tgid)
+        for i, e in enumerate(entries):
             if e.nr not in self.untraced:
                 continue
             ev = Event(tid, e.nr, e.args, e.ret, t=self._now())
+            if e.nr == _ACCEPT4 and e.ret >= 0:  # the library named the socket right after
+                ev.x["sock"] = _accepted(e, entries[i + 1] if i + 1 < len(entries) else None)
             if e.nr == _CLOCK_GETTIME:  # most of them: stored as _answer_query stores a read
                 if e.ret == 0 and e.args[1]:
                     ev.outs = [["a", 1, self.blobs.put(e.first(), False)]]
@@ -465,7 +477,8 @@ class Recorder:
         elif nr in (NR["accept"], NR["accept4"]):
             ev.mode = "p"
             kinds[ret] = "s"
-            ev.x["sock"] = tcp_endpoints(tgid, ret)
+            if "sock" not in ev.x:  # a buffered accept's endpoints came with its entry
+                ev.x["sock"] = tcp_endpoints(tgid, ret)
         elif nr == NR["close"]:
             kinds.pop(ev.args[0], None)
             ev.mode = "r"
@@ -562,6 +575,15 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def _accepted(accept: sysbuf.Entry, name: sysbuf.Entry | None) -> list[str]:
+    """[local, remote] of a buffered accept, as tcp_endpoints spells them: the peer from the
+    accept's own output, the local end from the library's getsockname of the new socket."""
+    if name is None or name.nr != NR["getsockname"] or name.args[0] != accept.ret or not name.own():
+        return []
+    local, remote = spell_sockaddr(name.second()), spell_sockaddr(accept.second())
+    return [local, remote] if local and remote else []
 
 
 def _fstat(fd: int) -> os.stat_result | None:

@@ -46,6 +46,7 @@ from replay.launch import spawn
 from replay.netmodel import NetModel
 from replay.recording import SIGNAL_NR, Event, Recording
 from replay.sandbox import FreePolicy
+from replay.sysbuf import program_nr
 from replay.syscalls import (
     EXITS,
     FD_FIRST,
@@ -237,8 +238,11 @@ class Replayer:
         t0 = time.monotonic()
         env = self.opts.env if self.opts.env is not None else meta["env"]
         argv = self.opts.argv or meta["argv"]
+        # wakes the recording has no events for run untraced, as they did; a fuzzed replay
+        # sees them all, for it plays the futexes itself
         root = spawn(argv, env, meta["cwd"], isolate_net=self.opts.isolate_net,
-                     stdio=self.opts.stdio)
+                     stdio=self.opts.stdio,
+                     futex_wakes=bool(meta.get("futex_wakes_untraced")) and not self.fuzz)
         self.root = root
         self.started = False
         self._add_thread(root, meta["root_tid"], root)
@@ -309,8 +313,9 @@ class Replayer:
             if ev.nr < 0 or "kprobe" in ev.x:
                 continue
             fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
+            nr = program_nr(ev.nr, ev.args)
             for r in rules:
-                if r.hit(ev.tid, ev.nr, fd, ev.x.get("path"), self._peer(i)):
+                if r.hit(ev.tid, nr, fd, ev.x.get("path"), self._peer(i)):
                     d = (r.duration_ns - ev.d) if r.duration_ns is not None else 0
                     delta[i] = delta.get(i, 0) + d + r.delay_enter_ns + r.delay_exit_ns
         return delta
@@ -873,8 +878,9 @@ class Replayer:
         if "kprobe" in ev.x:  # the loader reading kprobe's preloaded library (replay/sysbuf.py)
             return None
         fd = ev.args[0] if ev.nr in FD_FIRST and ev.args else None
+        nr = program_nr(ev.nr, ev.args)
         for rule in self.opts.inject:
-            if rule.hit(th.rtid, ev.nr, fd, ev.x.get("path"), self._peer(idx)):
+            if rule.hit(th.rtid, nr, fd, ev.x.get("path"), self._peer(idx)):
                 self.injected += 1
                 return rule
         return None

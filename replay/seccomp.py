@@ -24,17 +24,21 @@ _AUDIT_ARCH_X86_64 = 0xC000003E
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
-_OFF_NR, _OFF_ARCH, _OFF_IP_LO, _OFF_IP_HI, _OFF_ARG4_LO = 0, 4, 8, 12, 16 + 8 * 4
+_OFF_NR, _OFF_ARCH, _OFF_IP_LO, _OFF_IP_HI = 0, 4, 8, 12
+_OFF_ARG1_LO, _OFF_ARG4_LO = 16 + 8 * 1, 16 + 8 * 4
+_FUTEX_CMD = 0x7F  # the op without FUTEX_PRIVATE_FLAG / FUTEX_CLOCK_REALTIME
+FUTEX_WAKES = (1, 10)  # FUTEX_WAKE, FUTEX_WAKE_BITSET
 
 
 def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("<HBBI", code, jt, jf, k)
 
 
-def build_filter(untraced: frozenset[int] = frozenset()) -> bytes:
+def build_filter(untraced: frozenset[int] = frozenset(), futex_wakes: bool = False) -> bytes:
     """BPF program: foreign arch -> trace; a call in `untraced` made from the syscall
     buffer's page -> allow (any other call from it -> trace); allowed nr -> allow;
-    mmap(fd=-1) -> allow; else trace."""
+    mmap(fd=-1) -> allow; with `futex_wakes`, futex(FUTEX_WAKE[_BITSET]) -> allow; else
+    trace."""
     prog: list[tuple[int, str | int, str | int, int]] = [
         (_BPF_LD_W_ABS, 0, 0, _OFF_ARCH),
         (_BPF_JEQ_K, 0, "trace", _AUDIT_ARCH_X86_64),
@@ -53,6 +57,15 @@ def build_filter(untraced: frozenset[int] = frozenset()) -> bytes:
     labels = {"nr": len(prog)}
     prog.append((_BPF_LD_W_ABS, 0, 0, _OFF_NR))
     prog += [(_BPF_JEQ_K, "allow", 0, nr) for nr in sorted(ALLOWED)]
+    if futex_wakes:
+        prog += [
+            (_BPF_JEQ_K, 0, "mmap", NR["futex"]),
+            (_BPF_LD_W_ABS, 0, 0, _OFF_ARG1_LO),
+            (_BPF_AND_K, 0, 0, _FUTEX_CMD),
+            *[(_BPF_JEQ_K, "allow", 0, op) for op in FUTEX_WAKES],
+            (_BPF_JEQ_K, "trace", "trace", 0),
+        ]
+    labels["mmap"] = len(prog)
     prog += [
         (_BPF_JEQ_K, 0, "trace", NR["mmap"]),
         (_BPF_LD_W_ABS, 0, 0, _OFF_ARG4_LO),
@@ -73,10 +86,10 @@ class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
 
 
-def install_filter(untraced: frozenset[int] = frozenset()) -> None:
+def install_filter(untraced: frozenset[int] = frozenset(), futex_wakes: bool = False) -> None:
     """Install the filter in the calling process (a forked child, right before exec)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    code = build_filter(untraced)
+    code = build_filter(untraced, futex_wakes)
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.addressof(buf))
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

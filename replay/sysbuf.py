@@ -1,8 +1,9 @@
 """The recorder's side of the syscall buffer (replay/preload/kprobe_sysbuf.c).
 
 The preloaded library makes clock reads and the calls that cannot wait (socket names and
-options, FIONBIO/FIONREAD, unlocking or non-blocking flock, close, send/recv on non-blocking
-sockets) without a ptrace stop, through a page the seccomp filter lets through, and appends
+options, FIONBIO/FIONREAD, unlocking or non-blocking flock, close, send/recv/read/write on
+non-blocking descriptors, accept on a non-blocking listener, a select that finds something
+ready) without a ptrace stop, through a page the seccomp filter lets through, and appends
 each call, with the bytes the kernel wrote or the socket moved, to rings in the program's
 memory. The recorder takes the new entries at the
 thread's next stop, through /proc/PID/mem, and stores them as the events a fully traced
@@ -22,23 +23,36 @@ from replay.syscalls import NR
 
 PAGE_ADDR = 0x70000000  # the library's syscall page: the filter's exemption (seccomp.py)
 RING_ADDR = 0x70001000
-PAYLOAD_ADDR = 0x70400000  # the bytes of buffered sends and receives
-MAGIC = 0x6B70737973627533
+PAYLOAD_ADDR = 0x70800000  # the bytes of buffered sends and receives
+MAGIC = 0x6B70737973627534  # "kpsysbu4"
 # What the library makes from its page; the record filter lets exactly these through there.
 BUFFERED: frozenset[int] = frozenset(NR[n] for n in (
     "clock_gettime", "getsockname", "getpeername", "getsockopt", "setsockopt", "ioctl", "flock",
-    "close", "sendto", "recvfrom", "fcntl",
+    "close", "sendto", "recvfrom", "fcntl", "read", "write", "accept4", "pselect6", "pwritev2",
 ))
+# The calls an injection rule names, which the library then leaves to the kernel (traced), so
+# that the rule meets them as `strace --inject` would: kept in the recorded environment.
+TRACED_ENV = "KPROBE_SYSBUF_TRACED"
 # Its own question, not the program's: is this socket non-blocking (F_GETFL before send/recv)?
 OWN_QUERY = NR["fcntl"]
 # Its own try at a flock that may wait (marked in an argument the kernel ignores): when another
 # holder has the lock (EWOULDBLOCK), the program's call is the traced one that follows.
 FLOCK_ATTEMPT = 0x6B70
+# Its own getsockname of a socket it accepted (marked the same way): the connection's local end.
+OWN_NAME = 0x6B70
+# Its own try at a select (a zero timeout at this address in its page): when nothing is ready
+# and the caller would wait, the program's call is the traced one that follows.
+SELECT_ATTEMPT = PAGE_ADDR + 2048
+# Its try at a write that may wait: pwritev2(RWF_NOWAIT), marked in the high offset word (ignored
+# on 64-bit). Made, it is the program's write; refused, the program's traced write follows.
+WRITE_ATTEMPT = 0x6B70
+_WRITE_REFUSED = frozenset((-11, -22, -95))  # EAGAIN, EINVAL, EOPNOTSUPP
 _EWOULDBLOCK = -11
-_PAYLOAD_CALLS = frozenset((NR["sendto"], NR["recvfrom"]))
+_PAYLOAD_CALLS = frozenset(NR[n] for n in ("sendto", "recvfrom", "read", "write", "pwritev2"))
 _HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size (payload ring: unused)
-# nr, args, ret, (address, length) x2, payload position, the regions' bytes (if not payload)
-_ENTRY = struct.Struct("<q6Qq4QQ136s")
+# nr, args, ret, (address, length) x3, payload position, the regions' bytes (if not payload)
+REGIONS = 3
+_ENTRY = struct.Struct("<q6Qq6QQ136s")
 
 
 class SyscallBufferError(RuntimeError):
@@ -59,23 +73,35 @@ class Entry:
     def own(self) -> bool:
         return own_call(self.nr, self.args, self.ret)
 
+    def region(self, i: int) -> bytes:
+        """The bytes of region i as the library copied them (region 0 of a send or receive:
+        in the payload ring, see `payload`)."""
+        raw, at = self._raw, 0
+        for k in range(i):
+            if not (k == 0 and self.payload is not None):
+                at += raw[9 + 2 * k]
+        return raw[15][at:at + raw[9 + 2 * i]]
+
     def first(self) -> bytes:
         """The bytes of the first region (a clock read's timespec)."""
-        return self._raw[13][:self._raw[9]]
+        return self.region(0)
+
+    def second(self) -> bytes:
+        """The bytes of the second region (the address a socket call filled)."""
+        return self.region(1)
 
     def payload_span(self) -> tuple[int, int] | None:
         """(position, length) of the bytes in the payload ring, for a send or receive."""
-        return (self._raw[12], self._raw[9]) if self._raw[9] else None
+        return (self._raw[14], self._raw[9]) if self._raw[9] else None
 
     def read(self, _tgid: int, addr: int, size: int) -> bytes:
         """The tracee's memory as the call left it (only what the library copied)."""
-        a0, n0, a1, n1, _pos, data = self._raw[8:]
-        if addr == a0 and self.payload is not None:
+        raw = self._raw
+        if addr == raw[8] and self.payload is not None:
             return self.payload[:size]
-        if addr == a0 and n0:
-            return data[:min(size, n0)]
-        if addr == a1 and n1:
-            return data[n0:n0 + min(size, n1)]
+        for i in range(REGIONS):
+            if addr == raw[8 + 2 * i] and raw[9 + 2 * i]:
+                return self.region(i)[:size]
         return b""
 
     def read_u32(self, tgid: int, addr: int) -> int:
@@ -84,8 +110,18 @@ class Entry:
 
 
 def own_call(nr: int, args: list[int], ret: int) -> bool:
-    """The library's own call, not the program's: its F_GETFL, a flock try that failed."""
-    return nr == OWN_QUERY or (nr == NR["flock"] and args[2] == FLOCK_ATTEMPT and ret == _EWOULDBLOCK)
+    """The library's own call, not the program's: its F_GETFL, a flock, select or write try
+    that found it would have to wait, the name of a socket it accepted."""
+    return nr == OWN_QUERY or (nr == NR["flock"] and args[2] == FLOCK_ATTEMPT and ret == _EWOULDBLOCK) or (
+        nr == NR["getsockname"] and args[3] == OWN_NAME) or (
+        nr == NR["pselect6"] and args[4] == SELECT_ATTEMPT and ret == 0) or (
+        nr == NR["pwritev2"] and args[4] == WRITE_ATTEMPT and ret in _WRITE_REFUSED)
+
+
+def program_nr(nr: int, args: list[int]) -> int:
+    """The call the program made, for injection rules: the library's write made without
+    waiting is the program's write."""
+    return NR["write"] if nr == NR["pwritev2"] and args[4] == WRITE_ATTEMPT else nr
 
 
 def library_path() -> str | None:

@@ -19,38 +19,43 @@
  * Only calls that cannot wait for another thread (or process) of the tree are buffered:
  * a thread that made one keeps running, and one thread runs at a time while recording.
  * A flock that may wait is first tried without waiting; ioctl only for FIONBIO and
- * FIONREAD; close always (the recorder follows the fd table from the entry); send and recv
- * only on a socket that is non-blocking, their bytes copied to a payload ring. A call whose
- * output does not fit is made as a traced syscall.
+ * FIONREAD; close always (the recorder follows the fd table from the entry); send, recv,
+ * read and write only on a descriptor that is non-blocking, their bytes copied to a payload
+ * ring; accept only on a non-blocking listener. A call whose output does not fit is made as
+ * a traced syscall.
  *
  * Every FLUSH_EVERY entries it makes one traced getpid, so a thread that reads the clock
  * in a loop without any syscall cannot outrun the recorder. It takes no timestamps of its
  * own: in replay they would be clock reads the recording does not have. Layout (shared
  * with replay/sysbuf.py): header {magic, written, capacity, entry size}, then fixed-size
- * entries {nr, args[6], ret, two (address, length) regions of tracee memory the call
+ * entries {nr, args[6], ret, three (address, length) regions of tracee memory the call
  * wrote, their bytes}.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PAGE_ADDR 0x70000000UL
 #define RING_ADDR 0x70001000UL
-#define MAGIC 0x6b70737973627533ULL /* "kpsysbu3" */
+#define MAGIC 0x6b70737973627534ULL /* "kpsysbu4" */
 #define CAPACITY 16384UL
 #define FLUSH_EVERY (CAPACITY / 2)
 #define DATA_BYTES 136
-#define PAYLOAD_ADDR 0x70400000UL
+#define PAYLOAD_ADDR 0x70800000UL
 #define PAYLOAD_CAPACITY (4UL << 20)
 #define PAYLOAD_MAX (PAYLOAD_CAPACITY / 8) /* a larger send/recv stays traced */
 
@@ -59,23 +64,48 @@ struct entry {
     int64_t nr;
     uint64_t args[6];
     int64_t ret;
-    struct region mem[2];
+    struct region mem[3];
     uint64_t payload_pos; /* send/recv: region 0's bytes are in the payload ring from here */
     unsigned char data[DATA_BYTES];
 };
 struct ring { uint64_t magic, written, capacity, entry_size; struct entry e[]; };
 struct payload { uint64_t magic, written, capacity, unused; unsigned char b[]; };
 
-typedef long (*trampoline_fn)(long nr, long a, long b, long c, long d, long e);
+typedef long (*trampoline_fn)(long nr, const long args[6]);
 static trampoline_fn trampoline;
+/* Calls an injection rule names (KPROBE_SYSBUF_TRACED, syscall numbers set by the recorder and
+ * kept in the recorded environment): the library makes none of its own, so the rule meets
+ * the program's calls exactly as `strace --inject` would, in record and replay alike. */
+#define NR_MAX 512
+static unsigned char leave_traced[NR_MAX / 8];
+
+static void read_traced_list(void) {
+    const char *s = getenv("KPROBE_SYSBUF_TRACED");
+    while (s && *s) {
+        char *end;
+        long nr = strtol(s, &end, 10);
+        if (end == s)
+            break;
+        if (nr >= 0 && nr < NR_MAX)
+            leave_traced[nr / 8] |= (unsigned char)(1 << (nr % 8));
+        s = *end == ',' ? end + 1 : end;
+    }
+}
+
+/* The library makes this call itself (buffered), rather than leaving it to the kernel. */
+static int use(long nr) {
+    return trampoline && !(nr >= 0 && nr < NR_MAX && leave_traced[nr / 8] & (1 << (nr % 8)));
+}
 static struct ring *ring;
 static struct payload *payload;
 
 __attribute__((constructor)) static void kprobe_buffer_init(void) {
-    /* mov rax,rdi; mov rdi,rsi; mov rsi,rdx; mov rdx,rcx; mov r10,r8; mov r8,r9; syscall; ret */
-    static const unsigned char code[] = {0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6,
-                                         0x48, 0x89, 0xca, 0x4d, 0x89, 0xc2, 0x4d, 0x89, 0xc8,
-                                         0x0f, 0x05, 0xc3};
+    /* mov rax,rdi; mov rdi,[rsi]; mov rdx,[rsi+16]; mov r10,[rsi+24]; mov r8,[rsi+32];
+     * mov r9,[rsi+40]; mov rsi,[rsi+8]; syscall; ret: the six arguments from an array */
+    static const unsigned char code[] = {0x48, 0x89, 0xf8, 0x48, 0x8b, 0x3e, 0x48, 0x8b, 0x56,
+                                         0x10, 0x4c, 0x8b, 0x56, 0x18, 0x4c, 0x8b, 0x46, 0x20,
+                                         0x4c, 0x8b, 0x4e, 0x28, 0x48, 0x8b, 0x76, 0x08, 0x0f,
+                                         0x05, 0xc3};
     void *page = mmap((void *)PAGE_ADDR, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (page != (void *)PAGE_ADDR)
@@ -97,6 +127,7 @@ __attribute__((constructor)) static void kprobe_buffer_init(void) {
     ring->magic = MAGIC;
     ring->capacity = CAPACITY;
     ring->entry_size = sizeof(struct entry);
+    read_traced_list();
     trampoline = (trampoline_fn)page;
 }
 
@@ -108,12 +139,12 @@ static long set_errno(long ret) {
     return ret;
 }
 
-/* Make the call untraced and ring it with the (at most two) buffers it filled; `out` names
- * each by argument index, with its length: `len` bytes, or what the call left in the
+/* Make the call untraced and ring it with the (at most three) buffers it filled or sent;
+ * `out` names each by argument index (or address), with its length: `len` bytes, or what the call left in the
  * value-result length at argument len_arg (>= 0), at most `len`; or (len_arg == PAYLOAD,
  * first buffer only) as many as the call returned, copied to the payload ring. */
 #define PAYLOAD (-2)
-struct out { int arg, len_arg; size_t len; };
+struct out { int arg, len_arg; size_t len; const void *at; /* else argument `arg` */ };
 
 static int put_payload(struct entry *e, const void *src, size_t len) {
     uint64_t pos = payload->written, at = pos % PAYLOAD_CAPACITY;
@@ -126,7 +157,7 @@ static int put_payload(struct entry *e, const void *src, size_t len) {
 }
 
 static long buffered(long nr, const long a[6], const struct out *outs, int nouts) {
-    long ret = trampoline(nr, a[0], a[1], a[2], a[3], a[4]);
+    long ret = trampoline(nr, a);
     uint64_t n = ring->written;
     struct entry *e = &ring->e[n % CAPACITY];
     e->nr = nr;
@@ -139,7 +170,7 @@ static long buffered(long nr, const long a[6], const struct out *outs, int nouts
     int flush = 0;
     for (int i = 0; ret >= 0 && i < nouts; i++) {
         const struct out *o = &outs[i];
-        void *addr = (void *)a[o->arg];
+        void *addr = o->at ? (void *)o->at : (void *)a[o->arg];
         size_t len = o->len;
         if (o->len_arg >= 0 && *(const uint32_t *)a[o->len_arg] < len)
             len = *(const uint32_t *)a[o->len_arg];
@@ -170,9 +201,9 @@ static int is_wall_or_monotonic(clockid_t clock) {
 }
 
 int clock_gettime(clockid_t clock, struct timespec *ts) {
-    if (!trampoline || !is_wall_or_monotonic(clock))
+    if (!use(SYS_clock_gettime) || !is_wall_or_monotonic(clock))
         return (int)syscall(SYS_clock_gettime, clock, ts); /* what libc does without a vDSO */
-    static const struct out outs[] = {{1, -1, sizeof(struct timespec)}};
+    static const struct out outs[] = {{1, -1, sizeof(struct timespec), NULL}};
     long a[6] = {clock, (long)ts};
     return (int)set_errno(buffered(SYS_clock_gettime, a, outs, 1));
 }
@@ -180,9 +211,9 @@ int clock_gettime(clockid_t clock, struct timespec *ts) {
 /* getsockname/getpeername/getsockopt: a value-result length, then the buffer it sizes (a
  * buffer that could not fit an entry is left to a traced call). */
 static int sockname(long nr, int fd, struct sockaddr *addr, socklen_t *len) {
-    if (!trampoline || !addr || !len || *len > DATA_BYTES - sizeof(uint32_t))
+    if (!use(nr) || !addr || !len || *len > DATA_BYTES - sizeof(uint32_t))
         return (int)syscall(nr, fd, addr, len);
-    const struct out outs[] = {{2, -1, sizeof(uint32_t)}, {1, 2, *len}};
+    const struct out outs[] = {{2, -1, sizeof(uint32_t), NULL}, {1, 2, *len, NULL}};
     long a[6] = {fd, (long)addr, (long)len};
     return (int)set_errno(buffered(nr, a, outs, 2));
 }
@@ -196,15 +227,15 @@ int getpeername(int fd, struct sockaddr *addr, socklen_t *len) {
 }
 
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
-    if (!trampoline || !val || !len || *len > DATA_BYTES - sizeof(uint32_t))
+    if (!use(SYS_getsockopt) || !val || !len || *len > DATA_BYTES - sizeof(uint32_t))
         return (int)syscall(SYS_getsockopt, fd, level, name, val, len);
-    const struct out outs[] = {{4, -1, sizeof(uint32_t)}, {3, 4, *len}};
+    const struct out outs[] = {{4, -1, sizeof(uint32_t), NULL}, {3, 4, *len, NULL}};
     long a[6] = {fd, level, name, (long)val, (long)len};
     return (int)set_errno(buffered(SYS_getsockopt, a, outs, 2));
 }
 
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
-    if (!trampoline)
+    if (!use(SYS_setsockopt))
         return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
     long a[6] = {fd, level, name, (long)val, len};
     return (int)set_errno(buffered(SYS_setsockopt, a, NULL, 0));
@@ -215,15 +246,15 @@ int ioctl(int fd, unsigned long request, ...) {
     va_start(ap, request);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    if (!trampoline || (request != FIONBIO && request != FIONREAD))
+    if (!use(SYS_ioctl) || (request != FIONBIO && request != FIONREAD))
         return (int)syscall(SYS_ioctl, fd, request, arg);
-    static const struct out outs[] = {{2, -1, sizeof(int)}};
+    static const struct out outs[] = {{2, -1, sizeof(int), NULL}};
     long a[6] = {fd, (long)request, (long)arg};
     return (int)set_errno(buffered(SYS_ioctl, a, outs, request == FIONREAD));
 }
 
 int close(int fd) {
-    if (!trampoline)
+    if (!use(SYS_close))
         return (int)syscall(SYS_close, fd);
     long a[6] = {fd};
     return (int)set_errno(buffered(SYS_close, a, NULL, 0));
@@ -236,23 +267,92 @@ static int cannot_wait(int fd, int flags) {
         return 0;
     if (flags & MSG_DONTWAIT)
         return 1;
+    if (!use(SYS_fcntl)) /* a rule names fcntl: no question of the library's own */
+        return 0;
     long a[6] = {fd, F_GETFL};
     long fl = buffered(SYS_fcntl, a, NULL, 0);
     return fl >= 0 && (fl & O_NONBLOCK);
 }
 
+/* read and write on a non-blocking descriptor (a pipe the program polls, a socket it uses
+ * through os.read/os.write): the same bytes as recv/send, the same payload ring. */
+ssize_t read(int fd, void *buf, size_t len) {
+    if (!use(SYS_read) || len > PAYLOAD_MAX || !cannot_wait(fd, 0))
+        return syscall(SYS_read, fd, buf, len);
+    const struct out outs[] = {{1, PAYLOAD, len, NULL}};
+    long a[6] = {fd, (long)buf, (long)len};
+    return set_errno(buffered(SYS_read, a, outs, 1));
+}
+
+/* A write that may wait (a blocking descriptor) is tried first with RWF_NOWAIT: the kernel
+ * makes it only where it need not wait (room in a pipe or a socket's buffer); where it would
+ * wait, or cannot promise not to (EAGAIN; EOPNOTSUPP from ext4, say), the program's write is
+ * made, traced, for whatever is left. The try is marked in pwritev2's high offset word, which
+ * the kernel ignores on 64-bit. */
+#define WRITE_ATTEMPT 0x6b70 /* "kp" */
+
+static ssize_t write_nowait(int fd, const void *buf, size_t len) {
+    struct iovec iov = {(void *)buf, len};
+    const struct out outs[] = {{1, PAYLOAD, len, buf}, {1, -1, sizeof iov, NULL}};
+    long a[6] = {fd, (long)&iov, 1, -1, WRITE_ATTEMPT, RWF_NOWAIT};
+    return buffered(SYS_pwritev2, a, outs, 2);
+}
+
+ssize_t write(int fd, const void *buf, size_t len) {
+    if (!use(SYS_write) || len > PAYLOAD_MAX || fd <= 2)
+        return syscall(SYS_write, fd, buf, len);
+    if (cannot_wait(fd, 0)) {
+        const struct out outs[] = {{1, PAYLOAD, len, NULL}};
+        long a[6] = {fd, (long)buf, (long)len};
+        return set_errno(buffered(SYS_write, a, outs, 1));
+    }
+    if (!use(SYS_pwritev2) || len == 0)
+        return syscall(SYS_write, fd, buf, len);
+    long done = write_nowait(fd, buf, len);
+    if (done == -EAGAIN || done == -EOPNOTSUPP || done == -EINVAL)
+        return syscall(SYS_write, fd, buf, len); /* it would wait: traced */
+    if (done < 0 || (size_t)done == len)
+        return set_errno(done);
+    long rest = syscall(SYS_write, fd, (const char *)buf + done, len - done); /* traced */
+    return rest < 0 ? done : done + rest;
+}
+
+/* accept on a non-blocking listener cannot wait. The recorder must know the connection's
+ * endpoints when it takes the entry, by which time the fd may be closed or reused, so the
+ * library asks the new socket its name at once (its own call, marked in an argument the
+ * kernel ignores); the peer's name is accept's own output. */
+#define OWN_NAME 0x6b70 /* "kp" */
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+    if (!use(SYS_accept4) || !addr || !len || *len > DATA_BYTES - sizeof(uint32_t) ||
+        !cannot_wait(fd, 0))
+        return (int)syscall(SYS_accept4, fd, addr, len, flags);
+    const struct out outs[] = {{2, -1, sizeof(uint32_t), NULL}, {1, 2, *len, NULL}};
+    long a[6] = {fd, (long)addr, (long)len, flags};
+    long ret = buffered(SYS_accept4, a, outs, 2);
+    if (ret >= 0) {
+        struct sockaddr_storage local;
+        socklen_t local_len = sizeof local < DATA_BYTES - sizeof(uint32_t)
+                                  ? sizeof local : DATA_BYTES - sizeof(uint32_t);
+        const struct out name_outs[] = {{2, -1, sizeof(uint32_t), NULL}, {1, 2, local_len, NULL}};
+        long n[6] = {ret, (long)&local, (long)&local_len, OWN_NAME};
+        buffered(SYS_getsockname, n, name_outs, 2);
+    }
+    return (int)set_errno(ret);
+}
+
 ssize_t send(int fd, const void *buf, size_t len, int flags) {
-    if (!trampoline || len > PAYLOAD_MAX || !cannot_wait(fd, flags))
+    if (!use(SYS_sendto) || len > PAYLOAD_MAX || !cannot_wait(fd, flags))
         return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
-    const struct out outs[] = {{1, PAYLOAD, len}};
+    const struct out outs[] = {{1, PAYLOAD, len, NULL}};
     long a[6] = {fd, (long)buf, (long)len, flags};
     return set_errno(buffered(SYS_sendto, a, outs, 1));
 }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags) {
-    if (!trampoline || len > PAYLOAD_MAX || !cannot_wait(fd, flags))
+    if (!use(SYS_recvfrom) || len > PAYLOAD_MAX || !cannot_wait(fd, flags))
         return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
-    const struct out outs[] = {{1, PAYLOAD, len}};
+    const struct out outs[] = {{1, PAYLOAD, len, NULL}};
     long a[6] = {fd, (long)buf, (long)len, flags};
     return set_errno(buffered(SYS_recvfrom, a, outs, 1));
 }
@@ -262,7 +362,7 @@ ssize_t recv(int fd, void *buf, size_t len, int flags) {
 #define FLOCK_ATTEMPT 0x6b70 /* "kp" */
 
 int flock(int fd, int op) {
-    if (!trampoline)
+    if (!use(SYS_flock))
         return (int)syscall(SYS_flock, fd, op);
     int attempt = !(op & (LOCK_UN | LOCK_NB));
     long a[6] = {fd, attempt ? op | LOCK_NB : op, attempt ? FLOCK_ATTEMPT : 0};
@@ -270,4 +370,42 @@ int flock(int fd, int op) {
     if (attempt && ret == -EWOULDBLOCK)
         return (int)syscall(SYS_flock, fd, op); /* another holder: wait, traced */
     return (int)set_errno(ret);
+}
+
+/* A select is tried first without waiting (a zero timeout at a fixed address, which marks the
+ * try as the library's own when it finds nothing ready); only when nothing is ready and the
+ * caller would wait is the call made again, by libc, traced, with the sets as they were. */
+#define ZERO_TIMEOUT (PAGE_ADDR + 2048)       /* zeroes in the syscall page: the try */
+#define ZERO_TIMEOUT_ASKED (PAGE_ADDR + 2064) /* the caller's own zero timeout */
+
+typedef int (*select_fn)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+
+int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv) {
+    static select_fn libc_select;
+    if (!libc_select)
+        libc_select = (select_fn)dlsym(RTLD_NEXT, "select");
+    fd_set *sets[3] = {r, w, e};
+    size_t size = nfds > 0 ? ((size_t)nfds + 63) / 64 * 8 : 0, n = 0;
+    for (int i = 0; i < 3; i++)
+        n += sets[i] != NULL;
+    if (!use(SYS_pselect6) || nfds <= 0 || n * size > DATA_BYTES)
+        return libc_select(nfds, r, w, e, tv);
+    int asked_zero = tv && tv->tv_sec == 0 && tv->tv_usec == 0;
+    unsigned char saved[DATA_BYTES];
+    struct out outs[3];
+    int nouts = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!sets[i])
+            continue;
+        memcpy(saved + nouts * size, sets[i], size);
+        outs[nouts++] = (struct out){1 + i, -1, size, NULL};
+    }
+    long a[6] = {nfds, (long)r, (long)w, (long)e, asked_zero ? ZERO_TIMEOUT_ASKED : ZERO_TIMEOUT};
+    long ret = buffered(SYS_pselect6, a, outs, nouts);
+    if (ret != 0 || asked_zero)
+        return (int)set_errno(ret);
+    for (int i = 0, k = 0; i < 3; i++)
+        if (sets[i])
+            memcpy(sets[i], saved + k++ * size, size);
+    return libc_select(nfds, r, w, e, tv);
 }

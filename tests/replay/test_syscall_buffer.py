@@ -1,9 +1,11 @@
 """The syscall buffer beyond clocks: socket names and options, FIONBIO/FIONREAD, flocks that
-cannot wait, close, send/recv on non-blocking sockets, recorded without a ptrace stop and
+cannot wait, close, send/recv/read/write on non-blocking descriptors, accepts on a non-blocking
+listener, and futex wakes, recorded without a ptrace stop and
 replayed like traced calls."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -135,17 +137,110 @@ def test_a_vfork_childs_buffered_calls_are_its_own_once(tmp_path):
         assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
 
 
-@pytest.mark.parametrize("inject", [(), ("flock:error=EIO:when=9",)])  # a rule: flock traced
-def test_a_flock_that_must_wait_is_tried_then_traced(tmp_path, inject):
+# a rule naming flock: the library makes no try of its own (KPROBE_SYSBUF_TRACED), so that the
+# rule's count is the program's flocks alone, as strace's would be
+@pytest.mark.parametrize("inject, expected", [((), [(-11, True), (0, False)]),
+                                              (("flock:error=EIO:when=9",), [(0, False)])])
+def test_a_flock_that_must_wait_is_tried_then_traced(tmp_path, inject, expected):
     script = tmp_path / "contended.py"
     script.write_text(CONTENDED)
     result = Recorder([PY, str(script), str(tmp_path / "lock")], cwd=str(tmp_path),
                       inject=[parse_rule(r) for r in inject]).run()
     rec, root = result.recording, result.recording.meta["root_tid"]
     flocks = [e for e in rec.events if e.nr == NR["flock"] and e.tid == root]
-    assert [(e.ret, "kprobe" in e.x) for e in flocks] == [(-11, True), (0, False)]
-    assert flocks[0].args[1] == 2 | 4 and flocks[1].args[1] == 2  # LOCK_EX|LOCK_NB, then LOCK_EX
+    assert [(e.ret, "kprobe" in e.x) for e in flocks] == expected
+    assert [e.args[1] for e in flocks] == [2 | 4, 2][-len(expected):]  # LOCK_EX|LOCK_NB, LOCK_EX
+    assert rec.meta["env"].get(sysbuf.TRACED_ENV) == (str(NR["flock"]) if inject else None)
     out = rec.blobs.get(rec.meta["output"]["1"])
     for seed in range(2):
+        got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
+        assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+
+
+NONBLOCKING = """
+import json, os, socket, sys
+k = int(sys.argv[1])
+r, w = os.pipe()
+os.set_blocking(r, False)
+os.set_blocking(w, False)
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+srv.setblocking(False)
+got, ends = [], []
+for i in range(k):
+    os.write(w, b"%d," % i)  # a non-blocking pipe: both ends buffered
+    got.append(os.read(r, 64))
+    cli = socket.socket()  # these two stay traced
+    cli.connect(srv.getsockname())
+    conn, peer = srv.accept()  # a non-blocking listener: buffered, its endpoints recorded
+    ends.append([conn.getsockname()[1], peer[1]])
+    cli.close()
+    conn.close()
+print(b"".join(got)[-8:].decode(), json.dumps(ends), flush=True)
+"""
+TRACED_NONBLOCKING_PER_ROUND = 2  # socket, connect
+
+
+def _record_script(tmp_path, source: str, *args: str, syscall_buffer: bool = True):
+    script = tmp_path / "prog.py"
+    script.write_text(source)
+    return Recorder([PY, str(script), *args], cwd=str(tmp_path), syscall_buffer=syscall_buffer).run()
+
+
+def test_nonblocking_reads_writes_and_accepts_cost_no_stop(tmp_path):
+    once, twice = _record_script(tmp_path, NONBLOCKING, str(K)), _record_script(tmp_path, NONBLOCKING, str(2 * K))
+    assert twice.stops - once.stops == 2 * K * TRACED_NONBLOCKING_PER_ROUND
+    rec = twice.recording
+    out = rec.blobs.get(rec.meta["output"]["1"])
+    ends = json.loads(out.split(b" ", 1)[1])
+    accepts = [e for e in rec.events if e.nr == NR["accept4"]]
+    assert len(accepts) == 2 * K and all(e.ret >= 0 for e in accepts)
+    # the endpoints, as /proc/net/tcp spells them, from the accept and the library's own name
+    assert [[int(s.split(":")[1], 16) for s in e.x["sock"]] for e in accepts] == ends
+    assert all(e.x["sock"][0].startswith("0100007F:") for e in accepts)
+    reads = [e for e in rec.events if e.nr == NR["read"] and e.ret > 0 and e.mode == "e"
+             and e.args[2] == 64]
+    assert len(reads) == 2 * K
+    assert out.startswith(f"{2 * K - 2},{2 * K - 1},".encode()[-8:])
+    for seed in range(3):
+        got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
+        assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+
+
+QUEUE = """
+import queue, sys, threading
+k = int(sys.argv[1])
+todo, done = queue.Queue(), queue.Queue()
+def worker():
+    while (item := todo.get()) is not None:
+        done.put(item * 2)
+t = threading.Thread(target=worker)
+t.start()
+total = 0
+for i in range(k):
+    todo.put(i)
+    total += done.get()
+todo.put(None)
+t.join()
+print(total, flush=True)
+"""
+FUTEX_WAKE, FUTEX_WAKE_BITSET = 1, 10
+
+
+@pytest.mark.parametrize("inject", [(), ("futex:error=EAGAIN:when=1000000",)])
+def test_futex_wakes_run_without_a_stop_unless_a_rule_names_futex(tmp_path, inject):
+    script = tmp_path / "handoff.py"
+    script.write_text(QUEUE)
+    result = Recorder([PY, str(script), "300"], cwd=str(tmp_path),
+                      inject=[parse_rule(r) for r in inject]).run()
+    rec = result.recording
+    futexes = [e for e in rec.events if e.nr == NR["futex"]]
+    wakes = [e for e in futexes if e.args[1] & 0x7F in (FUTEX_WAKE, FUTEX_WAKE_BITSET)]
+    assert rec.meta["futex_wakes_untraced"] is not bool(inject)
+    assert len(futexes) > 0 and (len(wakes) > 0) is bool(inject)
+    out = rec.blobs.get(rec.meta["output"]["1"])
+    assert out == b"89700\n" and result.exit_status == 0
+    for seed in range(3):
         got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
         assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
