@@ -1179,7 +1179,7 @@ class Replayer:
             return
         for rule in self.opts.inject:
             fd = args[0] if nr in FD_FIRST else None
-            if rule.changes_result and rule.hit(th.rtid, nr, fd, None):
+            if rule.changes_result and rule.hit(th.rtid, program_nr(nr, args), fd, None):
                 self.injected += 1
                 ret = -rule.error if rule.error is not None else int(rule.retval or 0)
                 self._set_result(tid, regs, ret)

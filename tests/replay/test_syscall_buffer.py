@@ -244,3 +244,57 @@ def test_futex_wakes_run_without_a_stop_unless_a_rule_names_futex(tmp_path, inje
     for seed in range(3):
         got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
         assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+
+
+TRIES = """
+import os, select, sys
+k, path = int(sys.argv[1]), sys.argv[2]
+f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(f, b"ledger")  # ext4 refuses RWF_NOWAIT (EOPNOTSUPP): traced
+r, w = os.pipe()  # both ends blocking
+got, failed = [], []
+for i in range(k):
+    try:
+        os.write(w, b"x%d," % i)  # room in the pipe: the library's pwritev2 try makes it
+    except OSError as e:
+        failed.append((i, e.errno))
+        continue
+    select.select([r], [], [], 5)  # ready at once: the zero-timeout try answers
+    got.append(os.read(r, 16))  # a blocking read: traced
+idle = select.select([r], [], [], 0.01)  # nothing ready: the try, then the traced wait
+print(b"".join(got)[-10:].decode(), idle, failed, flush=True)
+"""
+TRACED_TRIES_PER_ROUND = 1  # the blocking read
+
+
+def test_select_and_blocking_writes_are_tried_without_a_stop(tmp_path):
+    ledger = str(tmp_path / "ledger")
+    once = _record_script(tmp_path, TRIES, str(K), ledger)
+    twice = _record_script(tmp_path, TRIES, str(2 * K), ledger)
+    assert twice.stops - once.stops == 2 * K * TRACED_TRIES_PER_ROUND  # K more rounds, 2 stops each
+    rec = twice.recording
+    out = rec.blobs.get(rec.meta["output"]["1"])
+    assert out == f"x{2 * K - 2},x{2 * K - 1}, ([], [], []) []\n".encode()[-len(out):]
+    selects = [e for e in rec.events if e.nr == NR["pselect6"]]
+    assert [(e.ret, "kprobe" in e.x) for e in selects] == [(1, False)] * 2 * K + [(0, True), (0, False)]
+    tries = [e for e in rec.events if e.nr == NR["pwritev2"]]
+    assert (tries[0].ret, "kprobe" in tries[0].x) == (-95, True)  # the ledger: refused, then traced
+    assert [(e.ret, "kprobe" in e.x) for e in tries[1:]] == [(len(b"x%d," % i), False) for i in range(2 * K)]
+    assert [e.ret for e in rec.events if e.nr == NR["write"] and e.args[0] > 2] == [6]
+    for seed in range(2):
+        got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
+        assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+
+
+def test_a_replay_rule_counts_the_library_writes_as_strace_counts_writes(tmp_path):
+    ledger = str(tmp_path / "ledger")
+    script = tmp_path / "prog.py"
+    script.write_text(TRIES)
+    rec = _record_script(tmp_path, TRIES, "6", ledger).recording
+    # write 1 is the ledger's (traced), 2-7 the pipe's (the library's pwritev2), 8 the print
+    for rule in ("write:error=EIO:when=3", "write:error=ENOSPC:when=4..6"):
+        live = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", f"--inject={rule}",
+                               PY, str(script), "6", ledger], capture_output=True, timeout=60)
+        got = replay_captured(rec, ReplayOptions(strict=False, inject=[parse_rule(rule)]))
+        assert (got.replay.exit_status, got.stdout) == (live.returncode, live.stdout), rule
+        assert live.stdout.endswith(b" [(1, 5)]\n" if "EIO" in rule else b" [(2, 28), (3, 28), (4, 28)]\n")
