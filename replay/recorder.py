@@ -44,6 +44,7 @@ from replay.recording import SIGNAL_NR, BlobStore, Event, Recording
 from replay.syscalls import (
     EXITS,
     FD_FIRST,
+    NO_OUT_BUFFERS,
     NR,
     PATH_ARG,
     READS,
@@ -126,6 +127,7 @@ class Recorder:
         self.binaries: dict[str, str] = {}
         self.roots = code_roots()
         self.outside = {(s.st_dev, s.st_ino) for s in (_fstat(0), _fstat(1), _fstat(2)) if s}
+        self.outside_fds: dict[int, dict[int, bool]] = {}  # tgid -> fd -> _is_outside
         self.timers: list[tuple[float, int, int, str]] = []
         self.stops = 0
         self.first_stop: set[int] = set()
@@ -329,24 +331,34 @@ class Recorder:
         if not self.lib:
             return
         entries = self.rings.take(th.tgid)
-        for i, e in enumerate(entries):
-            if e.nr not in self.untraced:
+        if not entries:
+            return
+        t, tgid, events, untraced = self._now(), th.tgid, self.events, self.untraced
+        for i, raw in enumerate(entries):
+            nr = raw[sysbuf.RAW_NR]
+            if nr not in untraced:
                 continue
-            ev = Event(tid, e.nr, e.args, e.ret, t=self._now())
-            if e.nr == _ACCEPT4 and e.ret >= 0:  # the library named the socket right after
-                ev.x["sock"] = _accepted(e, entries[i + 1] if i + 1 < len(entries) else None)
-            if e.nr == _CLOCK_GETTIME:  # most of them: stored as _answer_query stores a read
-                if e.ret == 0 and e.args[1]:
-                    ev.outs = [["a", 1, self.blobs.put(e.first(), False)]]
-            else:  # stored as the traced call's entry and exit stops store it
-                if e.own():
-                    ev.x["kprobe"] = 1
-                elif e.nr in WRITES and self.fdkind.get(th.tgid, {}).get(e.args[0]) != "s" and (
-                        self._is_outside(th.tgid, e.args[0])):
-                    ev.mode = "o"
-                self._capture(tid, th.tgid, ev, e)
-                self._track_fds(th.tgid, ev)
-            self.events.append(ev)
+            if nr == _CLOCK_GETTIME:  # most of them: stored as _answer_query stores a read
+                ev = Event(tid, nr, list(raw[1:7]), raw[sysbuf.RAW_RET], t=t)
+                if ev.ret == 0 and ev.args[1]:
+                    data = raw[sysbuf.RAW_DATA][:raw[sysbuf.RAW_LEN0]]
+                    ev.outs = [["a", 1, self.blobs.put(data, False)]]
+                events.append(ev)
+                continue
+            # stored as the traced call's entry and exit stops store it
+            e = self.rings.entry(tgid, raw)
+            ev = Event(tid, nr, e.args, e.ret, t=t)
+            if nr == _ACCEPT4 and e.ret >= 0:  # the library named the socket right after
+                name = self.rings.entry(tgid, entries[i + 1]) if i + 1 < len(entries) else None
+                ev.x["sock"] = _accepted(e, name)
+            if e.own():
+                ev.x["kprobe"] = 1
+            elif nr in WRITES and self.fdkind.get(tgid, {}).get(e.args[0]) != "s" and (
+                    self._is_outside(tgid, e.args[0])):
+                ev.mode = "o"
+            self._capture(tid, tgid, ev, e)
+            self._track_fds(tgid, ev)
+            events.append(ev)
 
     def _hold(self, tid: int, ns: int, what: str) -> None:
         heapq.heappush(self.timers, (time.monotonic() + ns / 1e9, tid, 0, what))
@@ -447,6 +459,8 @@ class Recorder:
                     # peer is replayed with different timing (see replay/netmodel.py)
                     ev.x["data"] = self.blobs.put(data)
             return
+        if nr in NO_OUT_BUFFERS:
+            return
         if policy_of(nr) in (Policy.FD, Policy.PROC, Policy.OPEN) and nr not in (
             NR["accept"], NR["accept4"]
         ):
@@ -459,6 +473,15 @@ class Recorder:
     def _track_fds(self, tgid: int, ev: Event) -> None:
         kinds = self.fdkind.setdefault(tgid, {})
         nr, ret = ev.nr, ev.ret
+        known = self.outside_fds.get(tgid)
+        if known and ret >= 0 and (nr in _OPENS or policy_of(nr) in (Policy.FD, Policy.OPEN) or nr in _DUPS):
+            if nr == NR["close"]:
+                known.pop(ev.args[0], None)
+            elif nr == NR["close_range"]:
+                known.clear()
+            else:  # the fds the call (re)assigned
+                for fd in ev.x.get("fds", [ret]):
+                    known.pop(fd, None)
         if nr == NR["connect"] and ret in (0, -115):  # connected, or EINPROGRESS
             ev.x["sock"] = tcp_endpoints(tgid, ev.args[0])
         if ret < 0:
@@ -523,8 +546,14 @@ class Recorder:
                 self.binaries[path] = digest
 
     def _is_outside(self, tgid: int, fd: int) -> bool:
-        st = _stat(f"/proc/{tgid}/fd/{fd}")
-        return bool(st) and (st.st_dev, st.st_ino) in self.outside
+        """The fd is the terminal/pipe the tree inherited (asked once per fd until the fd
+        table changes: a stat of /proc/PID/fd costs ~14 us, and a service writes its
+        sockets and pipes on every request)."""
+        known = self.outside_fds.setdefault(tgid, {})
+        if fd not in known:
+            st = _stat(f"/proc/{tgid}/fd/{fd}")
+            known[fd] = bool(st) and (st.st_dev, st.st_ino) in self.outside
+        return known[fd]
 
     def _on_fork(self, tid: int, th: _Thread, event: int) -> None:
         child = pt.geteventmsg(tid)
@@ -548,6 +577,7 @@ class Recorder:
 
     def _on_exec(self, tid: int, th: _Thread) -> None:
         self.mem.forget(th.tgid)
+        self.outside_fds.pop(th.tgid, None)  # close-on-exec fds went without a close
         self.rings.exec(th.tgid)
         regs = pt.getregs(tid)
         rnd = fix_auxv(self.mem, th.tgid, regs.rsp, None)

@@ -52,6 +52,7 @@ _PAYLOAD_CALLS = frozenset(NR[n] for n in ("sendto", "recvfrom", "read", "write"
 _HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size (payload ring: unused)
 # nr, args, ret, (address, length) x3, payload position, the regions' bytes (if not payload)
 REGIONS = 3
+RAW_NR, RAW_RET, RAW_LEN0, RAW_DATA = 0, 7, 9, 15  # raw tuple fields (a clock read needs these)
 _ENTRY = struct.Struct("<q6Qq6QQ136s")
 
 
@@ -81,10 +82,6 @@ class Entry:
             if not (k == 0 and self.payload is not None):
                 at += raw[9 + 2 * k]
         return raw[15][at:at + raw[9 + 2 * i]]
-
-    def first(self) -> bytes:
-        """The bytes of the first region (a clock read's timespec)."""
-        return self.region(0)
 
     def second(self) -> bytes:
         """The bytes of the second region (the address a socket call filled)."""
@@ -138,7 +135,9 @@ class Rings:
         self.taken: dict[int, int] = {}
         self.shares: dict[int, int] = {}  # vfork child -> the process whose memory it runs in
 
-    def take(self, tgid: int) -> list[Entry]:
+    def take(self, tgid: int) -> list[tuple]:
+        """The process's new entries, as raw tuples (most are clock reads, which need no more
+        than the tuple); `entry` makes one an Entry."""
         try:
             magic, written, capacity, size = _HEADER.unpack(self.mem.read(tgid, RING_ADDR, _HEADER.size))
         except (OSError, struct.error):
@@ -149,20 +148,25 @@ class Rings:
             return []
         if written - taken > capacity:
             raise SyscallBufferError(f"process {tgid}: {written - taken - capacity} buffered calls lost")
-        out: list[Entry] = []
+        out: list[tuple] = []
         first, n = taken % capacity, written - taken
         while n:
             k = min(n, capacity - first)
             raw = self.mem.read(tgid, RING_ADDR + _HEADER.size + first * size, k * size)
-            out.extend(Entry(e) for e in _ENTRY.iter_unpack(raw))
+            out.extend(_ENTRY.iter_unpack(raw))
             n -= k
             first = 0
         self.taken[owner] = written
-        for e in out:  # most are clock reads: asked only of sends and receives
-            span = e.payload_span() if e.nr in _PAYLOAD_CALLS else None
-            if span is not None:
-                e.payload = self._payload(tgid, *span)
         return out
+
+    def entry(self, tgid: int, raw: tuple) -> Entry:
+        """One taken entry, with the bytes a send or receive moved (read from the payload ring
+        at once: the ring is reused)."""
+        e = Entry(raw)
+        span = e.payload_span() if e.nr in _PAYLOAD_CALLS else None
+        if span is not None:
+            e.payload = self._payload(tgid, *span)
+        return e
 
     def _payload(self, tgid: int, pos: int, length: int) -> bytes:
         magic, written, capacity, _ = _HEADER.unpack(self.mem.read(tgid, PAYLOAD_ADDR, _HEADER.size))

@@ -190,6 +190,10 @@ def gives_turn(nr: int, args: list[int] | tuple[int, ...], clone3_flags: int = 0
     return nr in _WAITS or nr == 449  # futex_waitv
 SLEEPS: frozenset[int] = frozenset(NR[n] for n in ("nanosleep", "clock_nanosleep"))
 
+# Calls that write no buffer of the caller's (out_buffers has nothing for them): the recorder
+# skips the search for the many the syscall buffer makes per request.
+NO_OUT_BUFFERS: frozenset[int] = frozenset(NR[n] for n in ("fcntl", "flock", "setsockopt", "fsync"))
+
 STAT_SIZE = 144
 IOCTL_OUT = {0x5401: 36, 0x541B: 4, 0x5413: 8}  # TCGETS, FIONREAD, TIOCGWINSZ
 
