@@ -85,6 +85,11 @@ def geteventmsg(pid: int) -> int:
     return msg.value
 
 
+def tgkill(tgid: int, tid: int, sig: int) -> None:
+    """Send a signal to one thread (the tracer re-raises signals at syscall boundaries)."""
+    _libc.syscall(234, tgid, tid, sig)  # SYS_tgkill
+
+
 def cont(pid: int, sig: int = 0) -> None:
     _call(_PTRACE_CONT, pid, 0, sig)
 

@@ -41,7 +41,9 @@ from replay.endpoints import spell_sockaddr, tcp_endpoints
 from replay.inject import Rule
 from replay.launch import spawn
 from replay.recording import SIGNAL_NR, BlobStore, Event, Recording
+from replay.seccomp import FUTEX_WAKES
 from replay.syscalls import (
+    ALLOWED,
     EXITS,
     FD_FIRST,
     NO_OUT_BUFFERS,
@@ -73,6 +75,12 @@ def code_roots() -> tuple[str, ...]:
     return tuple(sorted(roots))
 
 
+# A signal held for a boundary replay can see waits at most this long for a two-stop call;
+# then it is raised at the thread's next traced call, whatever it is.
+SIGNAL_HOLD_S = 0.05
+_FAULTS = frozenset((signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGTRAP,
+                     signal.SIGSYS))
+
 # A thread that kept the turn this long gives it up at its next two-stop call anyway, so a
 # thread polling without waiting cannot starve the others (the switch is recorded like any).
 SLICE_S = 0.01
@@ -83,6 +91,9 @@ class _Thread:
     tgid: int
     pending: Event | None = None  # syscall awaiting its exit stop
     switched: bool = False  # it gave up the turn when it entered its pending call
+    deferred: list[int] = field(default_factory=list)  # signals held for a syscall boundary
+    deferred_at: float = 0.0
+    raised: bool = False  # held signals were raised again: its next signal stop is that boundary
 
 
 @dataclass(slots=True)
@@ -270,11 +281,49 @@ class Recorder:
             self.first_stop.discard(tid)
             self._park(tid)  # a new thread or process: it runs when it gets the turn
         else:  # signal-delivery stop: recorded at this syscall boundary and delivered
+            if self.started and self._defer(tid, th, sig):
+                self._resume(tid, th)  # without it: it comes back at the next boundary
+                return
             if self.started:
                 if tid == self.holder:  # the ring's new calls are the running thread's
                     self._take_buffered(tid, th)
                 self.events.append(Event(tid, SIGNAL_NR, [sig], 0, t=self._now()))
             self._resume(tid, th, sig)
+
+    def _defer(self, tid: int, th: _Thread, sig: int) -> bool:
+        """Hold a signal that reached the thread between syscalls replay can see (in its user
+        code, or returning from an untraced call), as rr holds one during a buffered call:
+        replay can only deliver at a recorded call's return. It is raised again at the exit of
+        the thread's next traced call and recorded there. Faults are delivered where they
+        happen (the instruction would fault again)."""
+        if sig in _FAULTS:
+            return False
+        if th.raised:  # the boundary it was raised at (a one-stop call returns with no number)
+            th.raised = False
+            return False
+        regs = pt.getregs(tid)
+        nr = pt.signed(regs.orig_rax)
+        if nr >= 0 and (regs.rip & ~0xFFF == sysbuf.PAGE_ADDR or not self._untraced_call(nr, regs)):
+            return False  # returning from a call the recording has: that is its boundary
+        if not th.deferred:
+            th.deferred_at = time.monotonic()
+        th.deferred.append(sig)
+        return True
+
+    def _untraced_call(self, nr: int, regs: pt.Regs) -> bool:
+        if nr in ALLOWED:
+            return True
+        if nr == NR["mmap"]:
+            return pt.signed(regs.r8) == -1  # anonymous
+        return nr == NR["futex"] and self.futex_wakes and (regs.rsi & 0x7F) in FUTEX_WAKES
+
+    def _raise_deferred(self, tid: int, th: _Thread) -> None:
+        """At a traced call's boundary: the held signals become pending, so the kernel delivers
+        them as the call returns, where replay delivers them too."""
+        for sig in th.deferred:
+            pt.tgkill(th.tgid, tid, sig)
+        th.deferred.clear()
+        th.raised = True
 
     def _resume(self, tid: int, th: _Thread, sig: int = 0) -> None:
         with contextlib.suppress(pt.PtraceError):
@@ -288,6 +337,8 @@ class Recorder:
             pt.cont(tid)
             return
         self._take_buffered(tid, th)
+        if th.deferred and time.monotonic() - th.deferred_at > SIGNAL_HOLD_S:
+            self._raise_deferred(tid, th)  # no two-stop call came: this call's return
         regs = pt.getregs(tid)
         nr = regs.orig_rax
         args = list(pt.syscall_args(regs))
@@ -379,6 +430,9 @@ class Recorder:
             # stored as the traced call's entry and exit stops store it
             e = self.rings.entry(tgid, raw)
             ev = Event(tid, nr, e.args, e.ret, t=t)
+            if nr in PATH_ARG:  # the library copied the path it was asked
+                path = e.read(tgid, e.args[PATH_ARG[nr]], sysbuf.ENTRY_DATA).split(b"\0", 1)[0]
+                ev.x["path"] = path.decode("utf-8", "replace")
             if nr == _ACCEPT4 and e.ret >= 0:  # the library named the socket right after
                 name = self.rings.entry(tgid, entries[i + 1]) if i + 1 < len(entries) else None
                 ev.x["sock"] = _accepted(e, name)
@@ -455,6 +509,8 @@ class Recorder:
         if self.lib and regs.rip & ~0xFFF == sysbuf.PAGE_ADDR and sysbuf.own_call(ev.nr, ev.args, ev.ret):
             ev.x["kprobe"] = 1  # traced only because a rule names it: still the library's own
         th.pending = None
+        if th.deferred:
+            self._raise_deferred(tid, th)
         _nr, tgid = ev.nr, th.tgid
         if ev.mode == "e" or ev.mode == "o":
             try:

@@ -28,6 +28,9 @@ MAX_EVENTS = 50_000_000
 SIGNAL_NR = -1
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps with separators builds one per call
+
+
 class RecordingError(ValueError):
     """The recording file is missing, corrupt, of another version, or hostile."""
 
@@ -62,7 +65,7 @@ class Event:
             o["d"] = self.d
         if self.x:
             o["x"] = self.x
-        return json.dumps(o, separators=(",", ":"))
+        return _COMPACT.encode(o)
 
     @classmethod
     def from_obj(cls, o: Any, where: str) -> Event:

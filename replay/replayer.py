@@ -986,7 +986,7 @@ class Replayer:
             if th is not None:
                 sig = self.events[idx].args[0]
                 self.own_signals.add((tid, sig))
-                _tgkill(th.tgid, tid, sig)
+                pt.tgkill(th.tgid, tid, sig)
 
     def _set_result(self, tid: int, regs: pt.Regs, ret: int) -> None:
         regs.orig_rax = _SKIP
@@ -1355,12 +1355,6 @@ class Replayer:
 
 
 _RESTARTS = frozenset((-512, -513, -514, -516))  # ERESTARTSYS ... ERESTART_RESTARTBLOCK
-
-
-def _tgkill(tgid: int, tid: int, sig: int) -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).syscall(NR["tgkill"], tgid, tid, sig)
 
 
 def _reap_all() -> None:

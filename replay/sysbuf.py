@@ -3,7 +3,7 @@
 The preloaded library makes clock reads and the calls that cannot wait (socket names and
 options, FIONBIO/FIONREAD, unlocking or non-blocking flock, close, send/recv/read/write on
 non-blocking descriptors, accept on a non-blocking listener, a select that finds something
-ready) without a ptrace stop, through a page the seccomp filter lets through, and appends
+ready, stat and isatty) without a ptrace stop, through a page the seccomp filter lets through, and appends
 each call, with the bytes the kernel wrote or the socket moved, to rings in the program's
 memory. The recorder takes the new entries at the
 thread's next stop, through /proc/PID/mem, and stores them as the events a fully traced
@@ -23,12 +23,13 @@ from replay.syscalls import NR
 
 PAGE_ADDR = 0x70000000  # the library's syscall page: the filter's exemption (seccomp.py)
 RING_ADDR = 0x70001000
-PAYLOAD_ADDR = 0x70800000  # the bytes of buffered sends and receives
-MAGIC = 0x6B70737973627534  # "kpsysbu4"
+PAYLOAD_ADDR = 0x71000000  # the bytes of buffered sends and receives
+MAGIC = 0x6B70737973627535  # "kpsysbu5"
 # What the library makes from its page; the record filter lets exactly these through there.
 BUFFERED: frozenset[int] = frozenset(NR[n] for n in (
     "clock_gettime", "getsockname", "getpeername", "getsockopt", "setsockopt", "ioctl", "flock",
     "close", "sendto", "recvfrom", "fcntl", "read", "write", "accept4", "pselect6", "pwritev2",
+    "newfstatat",
 ))
 # The calls an injection rule names, which the library then leaves to the kernel (traced), so
 # that the rule meets them as `strace --inject` would: kept in the recorded environment.
@@ -53,7 +54,8 @@ _HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size (payloa
 # nr, args, ret, (address, length) x3, payload position, the regions' bytes (if not payload)
 REGIONS = 3
 RAW_NR, RAW_RET, RAW_LEN0, RAW_DATA = 0, 7, 9, 15  # raw tuple fields (a clock read needs these)
-_ENTRY = struct.Struct("<q6Qq6QQ136s")
+ENTRY_DATA = 400
+_ENTRY = struct.Struct(f"<q6Qq6QQ{ENTRY_DATA}s")
 
 
 class SyscallBufferError(RuntimeError):
