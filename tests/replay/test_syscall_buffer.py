@@ -344,3 +344,46 @@ def test_a_signal_between_buffered_calls_is_held_for_a_boundary_replay_sees(tmp_
     for seed in range(2):
         got = replay_captured(recorded, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
         assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+
+
+STATS = """
+import os, sys
+k, d = int(sys.argv[1]), sys.argv[2]
+names = sorted(os.listdir(d))
+sizes = []
+for i in range(k):
+    p = os.path.join(d, names[i % len(names)])
+    sizes.append(os.stat(p).st_size)  # newfstatat, as lstat and fstat are: buffered
+    os.lstat(p)
+    with open(p, "rb") as f:  # openat and the reader's lseek stay traced; its isatty is buffered
+        os.fstat(f.fileno())
+print(sum(sizes), flush=True)
+"""
+TRACED_STAT_PER_ROUND = 2  # openat, lseek
+
+
+def test_stats_and_isatty_cost_no_stop_and_replay_compares_their_paths(tmp_path):
+    files = tmp_path / "files"
+    files.mkdir()
+    for i in range(1, 4):
+        (files / f"f{i}").write_bytes(b"." * 100 * i)
+    once = _record_script(tmp_path, STATS, str(K), str(files))
+    twice = _record_script(tmp_path, STATS, str(2 * K), str(files))
+    assert twice.stops - once.stops == 2 * K * TRACED_STAT_PER_ROUND
+    rec = twice.recording
+    stats = [e for e in rec.events if e.nr == NR["newfstatat"] and e.x.get("path", "").startswith(str(files))]
+    assert [e.x["path"] for e in stats] == [str(files / f"f{i % 3 + 1}") for i in range(2 * K) for _ in "sl"]
+    assert all(e.ret == 0 and e.outs[0][1] == 2 for e in stats)
+    ttys = [e for e in rec.events if e.nr == NR["ioctl"] and e.args[1] == 0x5401]
+    assert len(ttys) >= 2 * K and all(e.ret == -25 for e in ttys[-2 * K:])  # ENOTTY: files
+    out = rec.blobs.get(rec.meta["output"]["1"])
+    assert out == b"%d\n" % (2 * K // 3 * 600)
+    for seed in range(2):
+        got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
+        assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+    other = tmp_path / "other"
+    files.rename(other)  # the program now stats other paths: the first is where replay stops
+    argv = [*rec.meta["argv"][:-1], str(other)]
+    got = replay_captured(rec, ReplayOptions(argv=argv))
+    div = got.replay.divergence
+    assert div is not None and div.reason.startswith("a different path") and str(other) in div.reason
