@@ -107,7 +107,12 @@ def main() -> int:
             s = (f"{best:.3f} | {best / serve['native'][0]:.2f} | {med:.3f} | "
                  f"{med / statistics.median(serve['native']):.2f}")
         print(f"| {k} | {s} | {total[k]:.3f} | {total[k] / total['native']:.2f} |")
-    print(f"\nreplay / record (whole run): {total['replay'] / total['record']:.2f}")
+    rounds = list(zip(*(svc[k] for k in ("native", "strace -f", "record")), strict=True))
+    per_round = {k: statistics.median(r[i][0] / r[0][0] for r in rounds) for i, k in ((1, "strace -f"), (2, "record"))}
+    print(f"\nmedian of the rounds' own ratios (answering): record / native {per_round['record']:.2f}, "
+          f"strace -f / native {per_round['strace -f']:.2f}, record / strace -f "
+          f"{statistics.median(r[2][0] / r[1][0] for r in rounds):.2f}")
+    print(f"replay / record (whole run): {total['replay'] / total['record']:.2f}")
     return 0
 
 
