@@ -66,6 +66,7 @@ _F_DUPFD, _F_DUPFD_CLOEXEC = 0, 1030
 _CPU_CLOCKS = (2, 3)
 _CLOCK_GETTIME = NR["clock_gettime"]
 _ACCEPT4 = NR["accept4"]
+_FD_TABLE = frozenset((NR["close"], _ACCEPT4))  # buffered calls that change the fd table
 
 
 def code_roots() -> tuple[str, ...]:
@@ -97,20 +98,25 @@ class _Thread:
 
 
 @dataclass(slots=True)
-class _ClockReads:
-    """A thread's clock reads from one take of the ring, made events only when the recording
-    is made: they are most of a service's events, and building each at the stop that took it
-    cost the recorded program ~3 us a read."""
+class _Batch:
+    """A thread's buffered calls from one take of the ring, in order: events, calls waiting to
+    be made events after the stop (`Recorder._make_taken`), and clock reads, made events only
+    when the recording is made (they are most of a service's events)."""
 
     tid: int
+    tgid: int
     t: int
-    raws: list[tuple]
+    items: list  # Event | (Entry, output, sock) | raw clock-read tuple
 
     def events(self, blobs: BlobStore) -> Iterator[Event]:
-        for raw in self.raws:  # stored as _answer_query stores a read
-            ev = Event(self.tid, _CLOCK_GETTIME, list(raw[1:7]), raw[sysbuf.RAW_RET], t=self.t)
+        for item in self.items:
+            if isinstance(item, Event):
+                yield item
+                continue
+            # a clock read, stored as _answer_query stores one
+            ev = Event(self.tid, _CLOCK_GETTIME, list(item[1:7]), item[sysbuf.RAW_RET], t=self.t)
             if ev.ret == 0 and ev.args[1]:
-                ev.outs = [["a", 1, blobs.put(raw[sysbuf.RAW_DATA][:raw[sysbuf.RAW_LEN0]], False)]]
+                ev.outs = [["a", 1, blobs.put(item[sysbuf.RAW_DATA][:item[sysbuf.RAW_LEN0]], False)]]
             yield ev
 
 
@@ -149,7 +155,8 @@ class Recorder:
             if named:
                 env[sysbuf.TRACED_ENV] = ",".join(map(str, named))
         self.blobs = BlobStore(self.redact)
-        self.events: list[Event | _ClockReads] = []
+        self.events: list[Event | _Batch] = []
+        self.taken: list[_Batch] = []  # batches whose events are still to be made
         self.threads: dict[int, _Thread] = {}
         self.fdkind: dict[int, dict[int, str]] = {}
         self.code_files: dict[str, dict] = {}
@@ -200,10 +207,13 @@ class Recorder:
                     self.stops += 1
                     self._on_stop(tid, status)
                     self._schedule()
+                    if self.taken:  # the threads run again: now the calls taken become events
+                        self._make_taken()
             finally:
                 for tid in list(self.threads):
                     _kill(tid)
                 self.mem.close()
+        events = self._events()
         meta = {
             "argv": list(self.argv), "env": env, "cwd": self.cwd,
             "root_tid": root, "exit_status": exit_status, "start_wall_ns": start_wall,
@@ -212,29 +222,28 @@ class Recorder:
             "code_files": self.code_files,
             "redacted": [r.pattern.decode() for r in self.redact],
             "injected": [r.text for r in self.inject],
-            "output": self._output(),
+            "output": self._output(events),
             "tgids": {str(t): g for t, g in self.tgids.items()},
             "futex_wakes_untraced": self.futex_wakes,
         }
-        rec = Recording(meta, self._events(), self.blobs)
+        rec = Recording(meta, events, self.blobs)
         return RecordResult(rec, exit_status, self.stops, time.monotonic() - t_start)
 
     def _events(self) -> list[Event]:
         """The events in order, the buffered clock reads made events at last."""
+        self._make_taken()
         out: list[Event] = []
         for item in self.events:
-            if isinstance(item, _ClockReads):
+            if isinstance(item, _Batch):
                 out.extend(item.events(self.blobs))
             else:
                 out.append(item)
         return out
 
-    def _output(self) -> dict[str, str]:
+    def _output(self, events: list[Event]) -> dict[str, str]:
         """What the root tree wrote to the terminal/pipes it inherited, by fd (1, 2)."""
         out: dict[int, list[bytes]] = {1: [], 2: []}
-        for ev in self.events:
-            if isinstance(ev, _ClockReads):
-                continue
+        for ev in events:
             if ev.mode == "o" and ev.ret > 0 and "data" in ev.x and ev.args[0] in out:
                 out[ev.args[0]].append(self.blobs.get(ev.x["data"]))
         return {str(k): self.blobs.put(b"".join(v), redactable=False) for k, v in out.items()}
@@ -408,42 +417,65 @@ class Recorder:
     def _take_buffered(self, tid: int, th: _Thread) -> None:
         """The thread's buffered calls since its last stop, as the events tracing them would
         have made (only the thread with the turn runs between stops, so they are all its own).
-        A call that stayed traced (an injection rule names it) is recorded at its stops."""
+        A call that stayed traced (an injection rule names it) is recorded at its stops.
+
+        Here, in order, only what the rest of this stop depends on: the fd table (a close, an
+        accept) and what each write's fd was when it was written; the payloads, which the
+        thread overwrites once it runs. The events themselves are made once the stop's threads
+        are resumed (`_make_taken`), off the path the recorded program waits on."""
         if not self.lib:
             return
         entries = self.rings.take(th.tgid)
         if not entries:
             return
-        t, tgid, events, untraced = self._now(), th.tgid, self.events, self.untraced
-        clocks: _ClockReads | None = None
+        t, tgid, untraced = self._now(), th.tgid, self.untraced
+        batch = _Batch(tid, tgid, t, [])
+        kinds = self.fdkind.get(tgid, {})
         for i, raw in enumerate(entries):
             nr = raw[sysbuf.RAW_NR]
             if nr not in untraced:
                 continue
             if nr == _CLOCK_GETTIME:  # most of them: made events when the recording is made
-                if clocks is None:
-                    clocks = _ClockReads(tid, t, [])
-                    events.append(clocks)
-                clocks.raws.append(raw)
+                batch.items.append(raw)
                 continue
-            clocks = None
             # stored as the traced call's entry and exit stops store it
             e = self.rings.entry(tgid, raw)
-            ev = Event(tid, nr, e.args, e.ret, t=t)
-            if nr in PATH_ARG:  # the library copied the path it was asked
-                path = e.read(tgid, e.args[PATH_ARG[nr]], sysbuf.ENTRY_DATA).split(b"\0", 1)[0]
-                ev.x["path"] = path.decode("utf-8", "replace")
-            if nr == _ACCEPT4 and e.ret >= 0:  # the library named the socket right after
-                name = self.rings.entry(tgid, entries[i + 1]) if i + 1 < len(entries) else None
-                ev.x["sock"] = _accepted(e, name)
-            if e.own():
-                ev.x["kprobe"] = 1
-            elif nr in WRITES and self.fdkind.get(tgid, {}).get(e.args[0]) != "s" and (
-                    self._is_outside(tgid, e.args[0])):
-                ev.mode = "o"
-            self._capture(tid, tgid, ev, e)
-            self._track_fds(tgid, ev)
-            events.append(ev)
+            if nr in _FD_TABLE:  # a close or an accept: the table as the next calls see it
+                ev = self._taken_event(batch, e, False, False)
+                if nr == _ACCEPT4 and e.ret >= 0:  # the library named the socket right after
+                    name = self.rings.entry(tgid, entries[i + 1]) if i + 1 < len(entries) else None
+                    ev.x["sock"] = _accepted(e, name)
+                self._track_fds(tgid, ev)
+                batch.items.append(ev)
+            elif nr in WRITES and not e.own():
+                sock = kinds.get(e.args[0]) == "s"
+                batch.items.append((e, not sock and self._is_outside(tgid, e.args[0]), sock))
+            else:
+                batch.items.append((e, False, False))
+        self.events.append(batch)
+        self.taken.append(batch)
+
+    def _make_taken(self) -> None:
+        """The events of the calls taken at this stop (see `_take_buffered`)."""
+        for batch in self.taken:
+            items = batch.items
+            for k, item in enumerate(items):
+                if type(item) is tuple and len(item) == 3:
+                    items[k] = self._taken_event(batch, *item)
+        self.taken.clear()
+
+    def _taken_event(self, batch: _Batch, e: sysbuf.Entry, output: bool, sock: bool) -> Event:
+        nr = e.nr
+        ev = Event(batch.tid, nr, e.args, e.ret, t=batch.t)
+        if nr in PATH_ARG:  # the library copied the path it was asked
+            path = e.read(batch.tgid, e.args[PATH_ARG[nr]], sysbuf.ENTRY_DATA).split(b"\0", 1)[0]
+            ev.x["path"] = path.decode("utf-8", "replace")
+        if e.own():
+            ev.x["kprobe"] = 1
+        elif output:
+            ev.mode = "o"
+        self._capture(batch.tid, batch.tgid, ev, e, sock)
+        return ev
 
     def _hold(self, tid: int, ns: int, what: str) -> None:
         heapq.heappush(self.timers, (time.monotonic() + ns / 1e9, tid, 0, what))
@@ -527,8 +559,10 @@ class Recorder:
         else:
             pt.cont(tid)
 
-    def _capture(self, tid: int, tgid: int, ev: Event, mem: buffers.Reader | None = None) -> None:
-        """Results and buffers, from the tracee at its exit stop, or from a buffered call's copy."""
+    def _capture(self, tid: int, tgid: int, ev: Event, mem: buffers.Reader | None = None,
+                 sock: bool | None = None) -> None:
+        """Results and buffers, from the tracee at its exit stop, or from a buffered call's copy
+        (`sock`: whether a write's fd was a socket when it was written, known to the caller)."""
         mem = self.mem if mem is None else mem
         nr = ev.nr
         if nr in WRITES:
@@ -541,7 +575,9 @@ class Recorder:
                 )
                 ev.x["crc"] = zlib.crc32(data)
                 fd = ev.args[0]
-                if ev.mode == "o" or self.fdkind.get(tgid, {}).get(fd) == "s":
+                if sock is None:
+                    sock = self.fdkind.get(tgid, {}).get(fd) == "s"
+                if ev.mode == "o" or sock:
                     # terminal output, and what a socket sent: the peer's input if the
                     # peer is replayed with different timing (see replay/netmodel.py)
                     ev.x["data"] = self.blobs.put(data)
