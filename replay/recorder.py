@@ -41,9 +41,8 @@ from replay.endpoints import spell_sockaddr, tcp_endpoints
 from replay.inject import Rule
 from replay.launch import spawn
 from replay.recording import SIGNAL_NR, BlobStore, Event, Recording
-from replay.seccomp import FUTEX_WAKES
+from replay.seccomp import runs_untraced
 from replay.syscalls import (
-    ALLOWED,
     EXITS,
     FD_FIRST,
     NO_OUT_BUFFERS,
@@ -312,19 +311,13 @@ class Recorder:
             return False
         regs = pt.getregs(tid)
         nr = pt.signed(regs.orig_rax)
-        if nr >= 0 and (regs.rip & ~0xFFF == sysbuf.PAGE_ADDR or not self._untraced_call(nr, regs)):
+        if nr >= 0 and (regs.rip & ~0xFFF == sysbuf.PAGE_ADDR
+                        or not runs_untraced(nr, pt.syscall_args(regs), self.futex_wakes)):
             return False  # returning from a call the recording has: that is its boundary
         if not th.deferred:
             th.deferred_at = time.monotonic()
         th.deferred.append(sig)
         return True
-
-    def _untraced_call(self, nr: int, regs: pt.Regs) -> bool:
-        if nr in ALLOWED:
-            return True
-        if nr == NR["mmap"]:
-            return pt.signed(regs.r8) == -1  # anonymous
-        return nr == NR["futex"] and self.futex_wakes and (regs.rsi & 0x7F) in FUTEX_WAKES
 
     def _raise_deferred(self, tid: int, th: _Thread) -> None:
         """At a traced call's boundary: the held signals become pending, so the kernel delivers
@@ -430,7 +423,7 @@ class Recorder:
             return
         t, tgid, untraced = self._now(), th.tgid, self.untraced
         batch = _Batch(tid, tgid, t, [])
-        kinds = self.fdkind.get(tgid, {})
+        kinds = self.fdkind.setdefault(tgid, {})
         for i, raw in enumerate(entries):
             nr = raw[sysbuf.RAW_NR]
             if nr not in untraced:

@@ -82,6 +82,16 @@ def build_filter(untraced: frozenset[int] = frozenset(), futex_wakes: bool = Fal
     return b"".join(_insn(code, jump(pc, jt), jump(pc, jf), k) for pc, (code, jt, jf, k) in enumerate(prog))
 
 
+def runs_untraced(nr: int, args: tuple[int, ...], futex_wakes: bool) -> bool:
+    """The filter's decision for a call made outside the syscall buffer's page, for the tracer
+    (which must know what the recording cannot have seen)."""
+    if nr in ALLOWED:
+        return True
+    if nr == NR["mmap"]:
+        return args[4] & 0xFFFFFFFF == 0xFFFFFFFF  # anonymous: fd -1
+    return futex_wakes and nr == NR["futex"] and (args[1] & _FUTEX_CMD) in FUTEX_WAKES
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
 

@@ -18,18 +18,21 @@
  *
  * Only calls that cannot wait for another thread (or process) of the tree are buffered:
  * a thread that made one keeps running, and one thread runs at a time while recording.
- * A flock that may wait is first tried without waiting; ioctl only for FIONBIO and
- * FIONREAD; close always (the recorder follows the fd table from the entry); send, recv,
- * read and write only on a descriptor that is non-blocking, their bytes copied to a payload
- * ring; accept only on a non-blocking listener. A call whose output does not fit is made as
- * a traced syscall.
+ * ioctl only for FIONBIO, FIONREAD and isatty's TCGETS; close always (the recorder follows
+ * the fd table from the entry); stat and its kin (the path copied too); send, recv, read and
+ * write only on a descriptor that is non-blocking, their bytes copied to a payload ring;
+ * accept only on a non-blocking listener. Calls that may wait are tried first where the
+ * kernel can be asked not to: a flock with LOCK_NB, a select with a zero timeout, a write
+ * to a blocking descriptor with RWF_NOWAIT; only if the try finds it would wait is the call
+ * made again, traced. A call whose output does not fit is made as a traced syscall, and so
+ * is every call of a kind an injection rule names (KPROBE_SYSBUF_TRACED).
  *
  * Every FLUSH_EVERY entries it makes one traced getpid, so a thread that reads the clock
  * in a loop without any syscall cannot outrun the recorder. It takes no timestamps of its
  * own: in replay they would be clock reads the recording does not have. Layout (shared
  * with replay/sysbuf.py): header {magic, written, capacity, entry size}, then fixed-size
  * entries {nr, args[6], ret, three (address, length) regions of tracee memory the call
- * wrote, their bytes}.
+ * wrote (or, for a path, read), payload position, their bytes}.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
