@@ -97,6 +97,15 @@ class _Thread:
 
 
 @dataclass(slots=True)
+class _Pending:
+    """A taken call whose event is made after the stop, with what was known of its fd then."""
+
+    entry: sysbuf.Entry
+    output: bool  # a write to the terminal/pipe the tree inherited
+    sock: bool  # a write to a socket
+
+
+@dataclass(slots=True)
 class _Batch:
     """A thread's buffered calls from one take of the ring, in order: events, calls waiting to
     be made events after the stop (`Recorder._make_taken`), and clock reads, made events only
@@ -105,7 +114,7 @@ class _Batch:
     tid: int
     tgid: int
     t: int
-    items: list  # Event | (Entry, output, sock) | raw clock-read tuple
+    items: list  # Event | _Pending | a clock read's raw ring tuple
 
     def events(self, blobs: BlobStore) -> Iterator[Event]:
         for item in self.items:
@@ -311,7 +320,7 @@ class Recorder:
             return False
         regs = pt.getregs(tid)
         nr = pt.signed(regs.orig_rax)
-        if nr >= 0 and (regs.rip & ~0xFFF == sysbuf.PAGE_ADDR
+        if nr >= 0 and (sysbuf.from_page(regs.rip)
                         or not runs_untraced(nr, pt.syscall_args(regs), self.futex_wakes)):
             return False  # returning from a call the recording has: that is its boundary
         if not th.deferred:
@@ -352,7 +361,7 @@ class Recorder:
             fd = pt.signed(fd) & 0xFFFFFFFF
             fd = fd - (1 << 32) if fd >= 1 << 31 else fd
         if self.lib and (self._loads_library(th.tgid, nr, fd, ev) or (
-                nr == sysbuf.OWN_QUERY and regs.rip & ~0xFFF == sysbuf.PAGE_ADDR)):
+                nr == sysbuf.OWN_QUERY and sysbuf.from_page(regs.rip))):
             ev.x["kprobe"] = 1  # the loader reading our library, or the library asking: rules skip it
         for rule in self.inject if "kprobe" not in ev.x else ():
             if rule.hit(tid, nr, fd, ev.x.get("path")):
@@ -442,9 +451,9 @@ class Recorder:
                 batch.items.append(ev)
             elif nr in WRITES and not e.own():
                 sock = kinds.get(e.args[0]) == "s"
-                batch.items.append((e, not sock and self._is_outside(tgid, e.args[0]), sock))
+                batch.items.append(_Pending(e, not sock and self._is_outside(tgid, e.args[0]), sock))
             else:
-                batch.items.append((e, False, False))
+                batch.items.append(_Pending(e, False, False))
         self.events.append(batch)
         self.taken.append(batch)
 
@@ -453,8 +462,8 @@ class Recorder:
         for batch in self.taken:
             items = batch.items
             for k, item in enumerate(items):
-                if type(item) is tuple and len(item) == 3:
-                    items[k] = self._taken_event(batch, *item)
+                if type(item) is _Pending:
+                    items[k] = self._taken_event(batch, item.entry, item.output, item.sock)
         self.taken.clear()
 
     def _taken_event(self, batch: _Batch, e: sysbuf.Entry, output: bool, sock: bool) -> Event:
@@ -531,7 +540,7 @@ class Recorder:
         regs = pt.getregs(tid)
         ev.ret = pt.signed(regs.rax)
         ev.d = self._now() - ev.t
-        if self.lib and regs.rip & ~0xFFF == sysbuf.PAGE_ADDR and sysbuf.own_call(ev.nr, ev.args, ev.ret):
+        if self.lib and sysbuf.from_page(regs.rip) and sysbuf.own_call(ev.nr, ev.args, ev.ret):
             ev.x["kprobe"] = 1  # traced only because a rule names it: still the library's own
         th.pending = None
         if th.deferred:
@@ -728,7 +737,7 @@ def _accepted(accept: sysbuf.Entry, name: sysbuf.Entry | None) -> list[str]:
     accept's own output, the local end from the library's getsockname of the new socket."""
     if name is None or name.nr != NR["getsockname"] or name.args[0] != accept.ret or not name.own():
         return []
-    local, remote = spell_sockaddr(name.second()), spell_sockaddr(accept.second())
+    local, remote = spell_sockaddr(name.region(1)), spell_sockaddr(accept.region(1))
     return [local, remote] if local and remote else []
 
 

@@ -3,10 +3,9 @@
 The preloaded library makes clock reads and the calls that cannot wait (socket names and
 options, FIONBIO/FIONREAD, unlocking or non-blocking flock, close, send/recv/read/write on
 non-blocking descriptors, accept on a non-blocking listener, a select that finds something
-ready, stat and isatty) without a ptrace stop, through a page the seccomp filter lets through, and appends
-each call, with the bytes the kernel wrote or the socket moved, to rings in the program's
-memory. The recorder takes the new entries at the
-thread's next stop, through /proc/PID/mem, and stores them as the events a fully traced
+ready, stat and isatty) without a ptrace stop, through a page the seccomp filter lets
+through, and appends each call, with the bytes the kernel wrote or the socket moved, to
+rings in the program's memory. The recorder takes the new entries at the thread's next stop, through /proc/PID/mem, and stores them as the events a fully traced
 run would have had (the out-buffers cut by the same `buffers.capture` code, reading the
 entry's copy instead of the tracee), so replay needs nothing new. Per process it remembers
 how many entries it has taken: a forked child starts where its parent was, an exec'd image
@@ -36,24 +35,24 @@ BUFFERED: frozenset[int] = frozenset(NR[n] for n in (
 TRACED_ENV = "KPROBE_SYSBUF_TRACED"
 # Its own question, not the program's: is this socket non-blocking (F_GETFL before send/recv)?
 OWN_QUERY = NR["fcntl"]
-# Its own try at a flock that may wait (marked in an argument the kernel ignores): when another
-# holder has the lock (EWOULDBLOCK), the program's call is the traced one that follows.
-FLOCK_ATTEMPT = 0x6B70
-# Its own getsockname of a socket it accepted (marked the same way): the connection's local end.
-OWN_NAME = 0x6B70
+# The mark its own calls and tries carry in an argument the kernel ignores for them. A flock
+# that may wait is tried (flock's third argument): when another holder has the lock
+# (EWOULDBLOCK), the program's call is the traced one that follows. A socket it accepted is
+# asked its name (getsockname's fourth): the connection's local end.
+MARK = 0x6B70
 # Its own try at a select (a zero timeout at this address in its page): when nothing is ready
 # and the caller would wait, the program's call is the traced one that follows.
 SELECT_ATTEMPT = PAGE_ADDR + 2048
 # Its try at a write that may wait: pwritev2(RWF_NOWAIT), marked in the high offset word (ignored
 # on 64-bit). Made, it is the program's write; refused, the program's traced write follows.
-WRITE_ATTEMPT = 0x6B70
 _WRITE_REFUSED = frozenset((-11, -22, -95))  # EAGAIN, EINVAL, EOPNOTSUPP
 _EWOULDBLOCK = -11
 _PAYLOAD_CALLS = frozenset(NR[n] for n in ("sendto", "recvfrom", "read", "write", "pwritev2"))
 _HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size (payload ring: unused)
 # nr, args, ret, (address, length) x3, payload position, the regions' bytes (if not payload)
 REGIONS = 3
-RAW_NR, RAW_RET, RAW_LEN0, RAW_DATA = 0, 7, 9, 15  # raw tuple fields (a clock read needs these)
+# raw tuple fields: region i's address and length at RAW_ADDR0 + 2i, RAW_LEN0 + 2i
+RAW_NR, RAW_RET, RAW_ADDR0, RAW_LEN0, RAW_PAYLOAD_POS, RAW_DATA = 0, 7, 8, 9, 14, 15
 ENTRY_DATA = 400
 _ENTRY = struct.Struct(f"<q6Qq6QQ{ENTRY_DATA}s")
 
@@ -69,9 +68,9 @@ class Entry:
     __slots__ = ("_raw", "args", "nr", "payload", "ret")
 
     def __init__(self, raw: tuple) -> None:
-        self.nr, self.args, self.ret = raw[0], list(raw[1:7]), raw[7]
+        self.nr, self.args, self.ret = raw[RAW_NR], list(raw[1:7]), raw[RAW_RET]
         self._raw = raw
-        self.payload: bytes | None = None  # a send's or receive's bytes (Rings.take fills it)
+        self.payload: bytes | None = None  # a send's or receive's bytes (Rings.entry fills it)
 
     def own(self) -> bool:
         return own_call(self.nr, self.args, self.ret)
@@ -82,24 +81,21 @@ class Entry:
         raw, at = self._raw, 0
         for k in range(i):
             if not (k == 0 and self.payload is not None):
-                at += raw[9 + 2 * k]
-        return raw[15][at:at + raw[9 + 2 * i]]
-
-    def second(self) -> bytes:
-        """The bytes of the second region (the address a socket call filled)."""
-        return self.region(1)
+                at += raw[RAW_LEN0 + 2 * k]
+        return raw[RAW_DATA][at:at + raw[RAW_LEN0 + 2 * i]]
 
     def payload_span(self) -> tuple[int, int] | None:
         """(position, length) of the bytes in the payload ring, for a send or receive."""
-        return (self._raw[14], self._raw[9]) if self._raw[9] else None
+        raw = self._raw
+        return (raw[RAW_PAYLOAD_POS], raw[RAW_LEN0]) if raw[RAW_LEN0] else None
 
     def read(self, _tgid: int, addr: int, size: int) -> bytes:
         """The tracee's memory as the call left it (only what the library copied)."""
         raw = self._raw
-        if addr == raw[8] and self.payload is not None:
+        if addr == raw[RAW_ADDR0] and self.payload is not None:
             return self.payload[:size]
         for i in range(REGIONS):
-            if addr == raw[8 + 2 * i] and raw[9 + 2 * i]:
+            if addr == raw[RAW_ADDR0 + 2 * i] and raw[RAW_LEN0 + 2 * i]:
                 return self.region(i)[:size]
         return b""
 
@@ -111,16 +107,21 @@ class Entry:
 def own_call(nr: int, args: list[int], ret: int) -> bool:
     """The library's own call, not the program's: its F_GETFL, a flock, select or write try
     that found it would have to wait, the name of a socket it accepted."""
-    return nr == OWN_QUERY or (nr == NR["flock"] and args[2] == FLOCK_ATTEMPT and ret == _EWOULDBLOCK) or (
-        nr == NR["getsockname"] and args[3] == OWN_NAME) or (
+    return nr == OWN_QUERY or (nr == NR["flock"] and args[2] == MARK and ret == _EWOULDBLOCK) or (
+        nr == NR["getsockname"] and args[3] == MARK) or (
         nr == NR["pselect6"] and args[4] == SELECT_ATTEMPT and ret == 0) or (
-        nr == NR["pwritev2"] and args[4] == WRITE_ATTEMPT and ret in _WRITE_REFUSED)
+        nr == NR["pwritev2"] and args[4] == MARK and ret in _WRITE_REFUSED)
 
 
 def program_nr(nr: int, args: list[int]) -> int:
     """The call the program made, for injection rules: the library's write made without
     waiting is the program's write."""
-    return NR["write"] if nr == NR["pwritev2"] and args[4] == WRITE_ATTEMPT else nr
+    return NR["write"] if nr == NR["pwritev2"] and args[4] == MARK else nr
+
+
+def from_page(rip: int) -> bool:
+    """The call was made from the library's syscall page."""
+    return rip & ~0xFFF == PAGE_ADDR
 
 
 def library_path() -> str | None:

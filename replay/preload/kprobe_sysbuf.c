@@ -147,6 +147,11 @@ static long set_errno(long ret) {
  * `out` names each by argument index (or address), with its length: `len` bytes, or what the call left in the
  * value-result length at argument len_arg (>= 0), at most `len`; or (len_arg == PAYLOAD,
  * first buffer only) as many as the call returned, copied to the payload ring. */
+/* The library's own calls and tries carry this in an argument the kernel ignores for them
+ * (flock's third, getsockname's fourth, pwritev2's high offset word on 64-bit), so the
+ * recorder tells them from the program's (replay/sysbuf.py own_call). */
+#define MARK 0x6b70 /* "kp" */
+
 #define PAYLOAD (-2)
 #define INPUT (-3) /* bytes the call read (a path): copied whatever the result */
 struct out { int arg, len_arg; size_t len; const void *at; /* else argument `arg` */ };
@@ -296,12 +301,11 @@ ssize_t read(int fd, void *buf, size_t len) {
  * wait, or cannot promise not to (EAGAIN; EOPNOTSUPP from ext4, say), the program's write is
  * made, traced, for whatever is left. The try is marked in pwritev2's high offset word, which
  * the kernel ignores on 64-bit. */
-#define WRITE_ATTEMPT 0x6b70 /* "kp" */
 
 static ssize_t write_nowait(int fd, const void *buf, size_t len) {
     struct iovec iov = {(void *)buf, len};
     const struct out outs[] = {{1, PAYLOAD, len, buf}, {1, -1, sizeof iov, NULL}};
-    long a[6] = {fd, (long)&iov, 1, -1, WRITE_ATTEMPT, RWF_NOWAIT};
+    long a[6] = {fd, (long)&iov, 1, -1, MARK, RWF_NOWAIT};
     return buffered(SYS_pwritev2, a, outs, 2);
 }
 
@@ -328,7 +332,6 @@ ssize_t write(int fd, const void *buf, size_t len) {
  * endpoints when it takes the entry, by which time the fd may be closed or reused, so the
  * library asks the new socket its name at once (its own call, marked in an argument the
  * kernel ignores); the peer's name is accept's own output. */
-#define OWN_NAME 0x6b70 /* "kp" */
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     if (!use(SYS_accept4) || !addr || !len || *len > DATA_BYTES - sizeof(uint32_t) ||
@@ -342,7 +345,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
         socklen_t local_len = sizeof local < DATA_BYTES - sizeof(uint32_t)
                                   ? sizeof local : DATA_BYTES - sizeof(uint32_t);
         const struct out name_outs[] = {{2, -1, sizeof(uint32_t), NULL}, {1, 2, local_len, NULL}};
-        long n[6] = {ret, (long)&local, (long)&local_len, OWN_NAME};
+        long n[6] = {ret, (long)&local, (long)&local_len, MARK};
         buffered(SYS_getsockname, n, name_outs, 2);
     }
     return (int)set_errno(ret);
@@ -366,13 +369,12 @@ ssize_t recv(int fd, void *buf, size_t len, int flags) {
 
 /* A flock that may wait is tried without waiting first (marked in an argument the kernel
  * ignores); only if another holder has the lock is the call made again, traced, to wait. */
-#define FLOCK_ATTEMPT 0x6b70 /* "kp" */
 
 int flock(int fd, int op) {
     if (!use(SYS_flock))
         return (int)syscall(SYS_flock, fd, op);
     int attempt = !(op & (LOCK_UN | LOCK_NB));
-    long a[6] = {fd, attempt ? op | LOCK_NB : op, attempt ? FLOCK_ATTEMPT : 0};
+    long a[6] = {fd, attempt ? op | LOCK_NB : op, attempt ? MARK : 0};
     long ret = buffered(SYS_flock, a, NULL, 0);
     if (attempt && ret == -EWOULDBLOCK)
         return (int)syscall(SYS_flock, fd, op); /* another holder: wait, traced */
