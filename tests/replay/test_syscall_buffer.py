@@ -26,7 +26,7 @@ from replay.syscalls import NR
 pytestmark = [needs_tracing, pytest.mark.skipif(sysbuf.library_path() is None,
                                                 reason="the library is built by `make setup`")]
 
-K = 150  # 2K rounds stay under the library's flush period (8,192 entries): no flush stop
+K = 150  # rounds; the stop counts compared leave out the library's periodic flushes (_stops)
 CALLS_PER_ROUND = 19  # the program's calls in one round
 TRACED_PER_ROUND = 3  # dup, a send and a recv on a blocking socket
 OWN_QUERIES_PER_ROUND = 4  # the library asks each send/recv's socket whether it may block
@@ -87,6 +87,13 @@ print(child, os.getpid(), flush=True)
 """
 
 
+def _stops(result) -> int:
+    """The record's stops less the library's flushes (a traced getpid every 8,192 buffered
+    calls, one stop each): whether a run crosses one depends on how many calls its start-up
+    made, not on the rounds compared. The programs' own getpids are the same in both runs."""
+    return result.stops - sum(1 for e in result.recording.events if e.nr == NR["getpid"])
+
+
 def _record(tmp_path, rounds: int, syscall_buffer: bool = True, inject: tuple[str, ...] = ()):
     script = tmp_path / "calls.py"
     script.write_text(PROGRAM)
@@ -99,10 +106,10 @@ def test_buffered_calls_cost_no_stop_and_replay_byte_identical(tmp_path):
                               timeout=60).stdout for _ in range(2)]
     assert natives[0] != natives[1]  # the ephemeral ports
     once, twice = _record(tmp_path, K), _record(tmp_path, 2 * K)
-    assert twice.stops - once.stops == 2 * K * TRACED_PER_ROUND  # K more rounds: only these
+    assert _stops(twice) - _stops(once) == 2 * K * TRACED_PER_ROUND  # K more rounds: only these
     traced_once = _record(tmp_path, K, syscall_buffer=False)
     traced_twice = _record(tmp_path, 2 * K, syscall_buffer=False)
-    assert traced_twice.stops - traced_once.stops == 2 * K * CALLS_PER_ROUND
+    assert _stops(traced_twice) - _stops(traced_once) == 2 * K * CALLS_PER_ROUND
 
     recorded = twice.recording
     calls = [e for e in recorded.events if e.nr == NR["getsockopt"]]
@@ -195,7 +202,7 @@ def _record_script(tmp_path, source: str, *args: str, syscall_buffer: bool = Tru
 
 def test_nonblocking_reads_writes_and_accepts_cost_no_stop(tmp_path):
     once, twice = _record_script(tmp_path, NONBLOCKING, str(K)), _record_script(tmp_path, NONBLOCKING, str(2 * K))
-    assert twice.stops - once.stops == 2 * K * TRACED_NONBLOCKING_PER_ROUND
+    assert _stops(twice) - _stops(once) == 2 * K * TRACED_NONBLOCKING_PER_ROUND
     rec = twice.recording
     out = rec.blobs.get(rec.meta["output"]["1"])
     ends = json.loads(out.split(b" ", 1)[1])
@@ -276,7 +283,7 @@ def test_select_and_blocking_writes_are_tried_without_a_stop(tmp_path):
     ledger = str(tmp_path / "ledger")
     once = _record_script(tmp_path, TRIES, str(K), ledger)
     twice = _record_script(tmp_path, TRIES, str(2 * K), ledger)
-    assert twice.stops - once.stops == 2 * K * TRACED_TRIES_PER_ROUND  # K more rounds, 2 stops each
+    assert _stops(twice) - _stops(once) == 2 * K * TRACED_TRIES_PER_ROUND  # K more rounds, 2 stops each
     rec = twice.recording
     out = rec.blobs.get(rec.meta["output"]["1"])
     assert out == f"x{2 * K - 2},x{2 * K - 1}, ([], [], []) []\n".encode()[-len(out):]
@@ -369,7 +376,7 @@ def test_stats_and_isatty_cost_no_stop_and_replay_compares_their_paths(tmp_path)
         (files / f"f{i}").write_bytes(b"." * 100 * i)
     once = _record_script(tmp_path, STATS, str(K), str(files))
     twice = _record_script(tmp_path, STATS, str(2 * K), str(files))
-    assert twice.stops - once.stops == 2 * K * TRACED_STAT_PER_ROUND
+    assert _stops(twice) - _stops(once) == 2 * K * TRACED_STAT_PER_ROUND
     rec = twice.recording
     stats = [e for e in rec.events if e.nr == NR["newfstatat"] and e.x.get("path", "").startswith(str(files))]
     assert [e.x["path"] for e in stats] == [str(files / f"f{i % 3 + 1}") for i in range(2 * K) for _ in "sl"]
