@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--no-syscall-buffer", "--no-clock-buffer", dest="no_syscall_buffer",
                    action="store_true",
                    help="trace every clock read and socket query (no preloaded library; slower)")
+    r.add_argument("--cpu-unbound", action="store_true",
+                   help="let the recorded tree run on any CPU (default: one CPU, the tracer on "
+                        "the others, as rr does; the tree runs one thread at a time anyway)")
     r.add_argument("cmd", nargs=argparse.REMAINDER, help="command and arguments")
     r.set_defaults(func=_record)
 
@@ -134,7 +137,8 @@ def _record(args: argparse.Namespace) -> int:
         raise UserError("nothing to record: give a command after --")
     try:
         status, summary = record(cmd, args.output, redact=args.redact, inject=args.inject,
-                                 syscall_buffer=not args.no_syscall_buffer)
+                                 syscall_buffer=not args.no_syscall_buffer,
+                                 bind_cpu=not args.cpu_unbound)
     except (LaunchError, InjectError, ValueError) as e:
         raise UserError(str(e)) from None
     if not args.quiet:

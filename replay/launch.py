@@ -48,10 +48,12 @@ def _bring_up_loopback(libc: ctypes.CDLL) -> None:
 
 def spawn(argv: list[str], env: dict[str, str], cwd: str, *, isolate_net: bool,
           loopback: bool = False, stdio: tuple[int | None, int | None, int | None] = (None, None, None),
-          untraced: frozenset[int] = frozenset(), futex_wakes: bool = False) -> int:
+          untraced: frozenset[int] = frozenset(), futex_wakes: bool = False,
+          cpu: int | None = None) -> int:
     """Fork the traced child; returns its pid once it is stopped with options set.
     `untraced`: the calls the syscall buffer's library makes from its page without a stop
-    (recording only, replay/sysbuf.py); `futex_wakes`: futex wakes run without a stop."""
+    (recording only, replay/sysbuf.py); `futex_wakes`: futex wakes run without a stop;
+    `cpu`: the one CPU the tree runs on (replay/cpus.py)."""
     path = resolve(argv, env, cwd)
     pid = os.fork()
     if pid == 0:  # child
@@ -74,6 +76,8 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, *, isolate_net: bool,
             # from whoever ran the tracer would shift every fd number the program gets
             os.closerange(3, os.sysconf("SC_OPEN_MAX"))
             os.chdir(cwd)
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
             os.kill(os.getpid(), signal.SIGSTOP)
             install_filter(untraced, futex_wakes)
             os.execve(path, argv, env)

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from replay import buffers, sysbuf
+from replay import buffers, cpus, sysbuf
 from replay import ptrace_ops as pt
 from replay.auxv import fix_auxv
 from replay.endpoints import spell_sockaddr, tcp_endpoints
@@ -66,6 +66,7 @@ _CPU_CLOCKS = (2, 3)
 _CLOCK_GETTIME = NR["clock_gettime"]
 _ACCEPT4 = NR["accept4"]
 _FD_TABLE = frozenset((NR["close"], _ACCEPT4))  # buffered calls that change the fd table
+_SCHED_GETAFFINITY = NR["sched_getaffinity"]
 
 
 def code_roots() -> tuple[str, ...]:
@@ -144,6 +145,7 @@ class Recorder:
     redact: list = field(default_factory=list)
     inject: list[Rule] = field(default_factory=list)
     syscall_buffer: bool = True  # clock reads etc. without a stop (replay/sysbuf.py), when built
+    bind_cpu: bool = True  # the tree on one CPU, the tracer on the others (replay/cpus.py)
 
     def run(self) -> RecordResult:
         self.mem = pt.Memory()
@@ -181,8 +183,12 @@ class Recorder:
         self.slice_start = 0.0
         start_wall = time.time_ns()
         t_start = time.monotonic()
+        allowed = os.sched_getaffinity(0)
+        plan = cpus.split(allowed) if self.bind_cpu else None
+        # the program is told the CPUs it would have had unbound (a pool sized by them, say)
+        self.cpu_mask = cpus.mask_bytes(allowed) if plan else b""
         root = spawn(self.argv, env, self.cwd, isolate_net=False, untraced=self.untraced,
-                     futex_wakes=self.futex_wakes)
+                     futex_wakes=self.futex_wakes, cpu=plan[0] if plan else None)
         self.t0 = time.monotonic_ns()
         self.root = root
         self.threads[root] = _Thread(root)
@@ -190,7 +196,7 @@ class Recorder:
         self.fdkind[root] = {}
         exit_status = 0
         pt.cont(root)
-        with _gc_paused():
+        with _gc_paused(), cpus.tracer_on(plan[1] if plan else None):
             try:
                 while self.threads:
                     deadline = self.timers[0][0] if self.timers else None
@@ -233,6 +239,7 @@ class Recorder:
             "output": self._output(events),
             "tgids": {str(t): g for t, g in self.tgids.items()},
             "futex_wakes_untraced": self.futex_wakes,
+            "cpu": plan[0] if plan else None,
         }
         rec = Recording(meta, events, self.blobs)
         return RecordResult(rec, exit_status, self.stops, time.monotonic() - t_start)
@@ -310,7 +317,8 @@ class Recorder:
     def _defer(self, tid: int, th: _Thread, sig: int) -> bool:
         """Hold a signal that reached the thread between syscalls replay can see (in its user
         code, or returning from an untraced call), as rr holds one during a buffered call:
-        replay can only deliver at a recorded call's return. It is raised again at the exit of
+        replay can only deliver at a recorded call's return (and a buffered call's entry is
+        written after the signal's stop: delivered there, it would be recorded before it). It is raised again at the exit of
         the thread's next traced call and recorded there. Faults are delivered where they
         happen (the instruction would fault again)."""
         if sig in _FAULTS:
@@ -320,8 +328,8 @@ class Recorder:
             return False
         regs = pt.getregs(tid)
         nr = pt.signed(regs.orig_rax)
-        if nr >= 0 and (sysbuf.from_page(regs.rip)
-                        or not runs_untraced(nr, pt.syscall_args(regs), self.futex_wakes)):
+        if nr >= 0 and not (nr in self.untraced if sysbuf.from_page(regs.rip)
+                            else runs_untraced(nr, pt.syscall_args(regs), self.futex_wakes)):
             return False  # returning from a call the recording has: that is its boundary
         if not th.deferred:
             th.deferred_at = time.monotonic()
@@ -540,6 +548,8 @@ class Recorder:
         regs = pt.getregs(tid)
         ev.ret = pt.signed(regs.rax)
         ev.d = self._now() - ev.t
+        if ev.nr == _SCHED_GETAFFINITY and ev.ret > 0 and self.cpu_mask:
+            self.mem.write(th.tgid, ev.args[2], self.cpu_mask.ljust(ev.ret, b"\0")[:ev.ret])
         if self.lib and sysbuf.from_page(regs.rip) and sysbuf.own_call(ev.nr, ev.args, ev.ret):
             ev.x["kprobe"] = 1  # traced only because a rule names it: still the library's own
         th.pending = None

@@ -248,12 +248,13 @@ class SessionManager:
 
 def record(argv: list[str], output: str, *, redact: list[str] | None = None,
            inject: list[str] | None = None, env: dict[str, str] | None = None,
-           cwd: str | None = None, syscall_buffer: bool = True) -> tuple[int, dict[str, Any]]:
+           cwd: str | None = None, syscall_buffer: bool = True,
+           bind_cpu: bool = True) -> tuple[int, dict[str, Any]]:
     """Record `argv` into `output`; returns (exit status, summary)."""
     rec = Recorder(list(argv), env=dict(env if env is not None else os.environ),
                    cwd=cwd or os.getcwd(), redact=compile_redactions(redact or []),
                    inject=[parse_rule(r) for r in inject or []],
-                   syscall_buffer=syscall_buffer)
+                   syscall_buffer=syscall_buffer, bind_cpu=bind_cpu)
     result = rec.run()
     result.recording.save(output)
     return result.exit_status, {

@@ -394,3 +394,32 @@ def test_stats_and_isatty_cost_no_stop_and_replay_compares_their_paths(tmp_path)
     got = replay_captured(rec, ReplayOptions(argv=argv))
     div = got.replay.divergence
     assert div is not None and div.reason.startswith("a different path") and str(other) in div.reason
+
+
+AFFINITY = """
+import os
+print(sorted(os.sched_getaffinity(0)), flush=True)
+with open("/proc/self/status") as f:
+    print([line.split()[1] for line in f if line.startswith("Cpus_allowed_list")], flush=True)
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="binding needs a second CPU")
+@pytest.mark.parametrize("bind_cpu", [True, False])
+def test_the_tree_runs_on_one_cpu_and_is_told_the_cpus_it_was_allowed(tmp_path, bind_cpu):
+    allowed = sorted(os.sched_getaffinity(0))
+    script = tmp_path / "affinity.py"
+    script.write_text(AFFINITY)
+    result = Recorder([PY, str(script)], cwd=str(tmp_path), bind_cpu=bind_cpu).run()
+    rec = result.recording
+    cpu = rec.meta["cpu"]
+    out = rec.data(rec.meta["output"]["1"]).decode().splitlines()
+    assert out[0] == str(allowed)  # what it asked: the CPUs it was allowed, bound or not
+    if bind_cpu:
+        assert cpu in allowed and out[1] == str([str(cpu)])  # where it ran: that one CPU
+    else:
+        with open("/proc/self/status") as f:
+            ours = [line.split()[1] for line in f if line.startswith("Cpus_allowed_list")]
+        assert cpu is None and out[1] == str(ours)
+    got = replay_captured(rec, ReplayOptions())
+    assert got.matches_recording, got.replay
