@@ -9,6 +9,7 @@ job's page cache into reclaim in settlement's allocations.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -65,6 +66,18 @@ class MemoryCgroup:
             (self.path / "memory.limit_in_bytes").write_text(value)
         else:
             (self.path / "memory.max").write_text("max" if limit_bytes is None else str(limit_bytes))
+
+    def reclaim(self) -> None:
+        """Reclaim all the cgroup holds that can be reclaimed (clean page cache,
+        slab); without swap, anonymous memory stays. What a service read at start-up
+        is charged here, and how much of it there is depends on what the host had
+        cached: reclaimed first, it cannot differ between runs."""
+        if self.version == 1:
+            (self.path / "memory.force_empty").write_text("0")
+            return
+        # EAGAIN: less was reclaimable than asked for, as expected
+        with contextlib.suppress(BlockingIOError):
+            (self.path / "memory.reclaim").write_text(str(self.usage_bytes()))
 
     def stat(self) -> dict[str, int]:
         out = {}

@@ -23,10 +23,17 @@ _PAGE = 4096
 
 
 class Export:
-    """Anonymous memory plus writer threads streaming into files."""
+    """Anonymous memory plus writer threads streaming into files.
+
+    The writers wait for `start()`: once they run, the cgroup is full within
+    ~0.1 s, and anything this process still allocated (a thread's stack, the reply
+    to the runner) would wait in reclaim with them, up to the first writeback
+    completion, delaying the fault's start and the named payment with it.
+    """
 
     def __init__(self, anon_mb: int, writers: int, directory: str, file_mb: int) -> None:
         self._stop = threading.Event()
+        self._go = threading.Event()
         self._heap = mmap.mmap(-1, max(anon_mb, 1) << 20)
         for off in range(0, len(self._heap), _PAGE):
             self._heap[off] = 1
@@ -44,6 +51,7 @@ class Export:
         chunk = b"r" * (256 * 1024)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            self._go.wait()
             written = 0
             while not self._stop.is_set():
                 os.write(fd, chunk)
@@ -54,8 +62,12 @@ class Export:
         finally:
             os.close(fd)
 
+    def start(self) -> None:
+        self._go.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._go.set()
         for t in self._threads:
             t.join()
         self._heap.close()
@@ -77,6 +89,8 @@ def main() -> None:
                 int(cmd["anon_mb"]), int(cmd["writers"]), cmd["dir"], int(cmd.get("file_mb", 256))
             )
         print(json.dumps({"ok": cmd.get("cmd")}), flush=True)
+        if export is not None:
+            export.start()
     if export is not None:
         export.stop()
 
