@@ -67,6 +67,7 @@ _CLOCK_GETTIME = NR["clock_gettime"]
 _ACCEPT4 = NR["accept4"]
 _FD_TABLE = frozenset((NR["close"], _ACCEPT4))  # buffered calls that change the fd table
 _SCHED_GETAFFINITY = NR["sched_getaffinity"]
+_ENDS_MEMORY = EXITS | {NR["execve"]}  # the process's memory may be gone after the call
 
 
 def code_roots() -> tuple[str, ...]:
@@ -115,7 +116,8 @@ class _Batch:
     tid: int
     tgid: int
     t: int
-    items: list  # Event | _Pending | a clock read's raw ring tuple
+    items: list  # Event | _Pending | a clock read: its index in `taken`, then its fields
+    taken: sysbuf.Taken | None  # the ring's bytes, until the events are made
 
     def events(self, blobs: BlobStore) -> Iterator[Event]:
         for item in self.items:
@@ -123,9 +125,10 @@ class _Batch:
                 yield item
                 continue
             # a clock read, stored as _answer_query stores one
-            ev = Event(self.tid, _CLOCK_GETTIME, list(item[1:7]), item[sysbuf.RAW_RET], t=self.t)
+            ev = Event(self.tid, _CLOCK_GETTIME, list(item[:6]), item[sysbuf.CLOCK_RET], t=self.t)
             if ev.ret == 0 and ev.args[1]:
-                ev.outs = [["a", 1, blobs.put(item[sysbuf.RAW_DATA][:item[sysbuf.RAW_LEN0]], False)]]
+                data = item[sysbuf.CLOCK_DATA][:item[sysbuf.CLOCK_LEN]]
+                ev.outs = [["a", 1, blobs.put(data, False)]]
             yield ev
 
 
@@ -311,6 +314,7 @@ class Recorder:
             if self.started:
                 if tid == self.holder:  # the ring's new calls are the running thread's
                     self._take_buffered(tid, th)
+                    self._make_taken()  # the signal may end the process
                 self.events.append(Event(tid, SIGNAL_NR, [sig], 0, t=self._now()))
             self._resume(tid, th, sig)
 
@@ -360,6 +364,8 @@ class Recorder:
             self._raise_deferred(tid, th)  # no two-stop call came: this call's return
         regs = pt.getregs(tid)
         nr = regs.orig_rax
+        if nr in _ENDS_MEMORY and self.taken:
+            self._make_taken()  # the payloads while the address space is still there
         args = list(pt.syscall_args(regs))
         ev = Event(tid, nr, args, t=self._now())
         if nr in PATH_ARG:
@@ -435,43 +441,55 @@ class Recorder:
         are resumed (`_make_taken`), off the path the recorded program waits on."""
         if not self.lib:
             return
-        entries = self.rings.take(th.tgid)
-        if not entries:
+        taken = self.rings.take(th.tgid)
+        if taken is None:
             return
         t, tgid, untraced = self._now(), th.tgid, self.untraced
-        batch = _Batch(tid, tgid, t, [])
+        batch = _Batch(tid, tgid, t, [], taken)
+        items, nrs = batch.items, taken.nrs
         kinds = self.fdkind.setdefault(tgid, {})
-        for i, raw in enumerate(entries):
-            nr = raw[sysbuf.RAW_NR]
+        for i, nr in enumerate(nrs):
             if nr not in untraced:
                 continue
             if nr == _CLOCK_GETTIME:  # most of them: made events when the recording is made
-                batch.items.append(raw)
+                items.append(i)
                 continue
             # stored as the traced call's entry and exit stops store it
-            e = self.rings.entry(tgid, raw)
+            e = taken.entry(i)
             if nr in _FD_TABLE:  # a close or an accept: the table as the next calls see it
                 ev = self._taken_event(batch, e, False, False)
                 if nr == _ACCEPT4 and e.ret >= 0:  # the library named the socket right after
-                    name = self.rings.entry(tgid, entries[i + 1]) if i + 1 < len(entries) else None
-                    ev.x["sock"] = _accepted(e, name)
+                    ev.x["sock"] = _accepted(e, taken.entry(i + 1) if i + 1 < len(nrs) else None)
                 self._track_fds(tgid, ev)
-                batch.items.append(ev)
+                items.append(ev)
             elif nr in WRITES and not e.own():
                 sock = kinds.get(e.args[0]) == "s"
-                batch.items.append(_Pending(e, not sock and self._is_outside(tgid, e.args[0]), sock))
+                items.append(_Pending(e, not sock and self._is_outside(tgid, e.args[0]), sock))
             else:
-                batch.items.append(_Pending(e, False, False))
+                items.append(_Pending(e, False, False))
         self.events.append(batch)
         self.taken.append(batch)
 
     def _make_taken(self) -> None:
-        """The events of the calls taken at this stop (see `_take_buffered`)."""
+        """The events of the calls taken at this stop (see `_take_buffered`): the bytes sends
+        and receives moved, from the payload ring, and the clock reads' fields."""
         for batch in self.taken:
-            items = batch.items
+            items, taken = batch.items, batch.taken
+            assert taken is not None
+            pending = [item.entry for item in items if type(item) is _Pending]
+            try:
+                self.rings.fill_payloads(batch.tgid, pending)
+            except OSError as e:  # killed from outside since the stop: its memory is gone
+                log.warning("process %d: bytes of %d buffered calls lost: %s", batch.tgid,
+                            len(pending), e)
+                for entry in pending:
+                    entry.payload = b""
             for k, item in enumerate(items):
-                if type(item) is _Pending:
+                if type(item) is int:
+                    items[k] = taken.clock(item)
+                elif type(item) is _Pending:
                     items[k] = self._taken_event(batch, item.entry, item.output, item.sock)
+            batch.taken = None
         self.taken.clear()
 
     def _taken_event(self, batch: _Batch, e: sysbuf.Entry, output: bool, sock: bool) -> Event:

@@ -55,6 +55,10 @@ REGIONS = 3
 RAW_NR, RAW_RET, RAW_ADDR0, RAW_LEN0, RAW_PAYLOAD_POS, RAW_DATA = 0, 7, 8, 9, 14, 15
 ENTRY_DATA = 400
 _ENTRY = struct.Struct(f"<q6Qq6QQ{ENTRY_DATA}s")
+_NR_ONLY = struct.Struct(f"<q{_ENTRY.size - 8}x")
+# a clock read: its arguments, result, region 0's length and the timespec (16 bytes)
+_CLOCK = struct.Struct("<8x6Qq8xQ40x16s")
+CLOCK_RET, CLOCK_LEN, CLOCK_DATA = 6, 7, 8  # its fields after the six arguments
 
 
 class SyscallBufferError(RuntimeError):
@@ -130,6 +134,25 @@ def library_path() -> str | None:
     return str(path) if path.is_file() else None
 
 
+class Taken:
+    """A process's new entries as the ring held them: their numbers at once (most are clock
+    reads, and only what a stop depends on is read at the stop), an entry's fields when asked."""
+
+    __slots__ = ("block", "nrs")
+
+    def __init__(self, block: bytes) -> None:
+        self.block = block
+        self.nrs = [t[0] for t in _NR_ONLY.iter_unpack(block)]
+
+    def entry(self, i: int) -> Entry:
+        """Entry i, without its payload (`Rings.fill_payloads`)."""
+        return Entry(_ENTRY.unpack_from(self.block, i * _ENTRY.size))
+
+    def clock(self, i: int) -> tuple:
+        """Entry i, a clock read: (six arguments, result, bytes written, the timespec)."""
+        return _CLOCK.unpack_from(self.block, i * _ENTRY.size)
+
+
 class Rings:
     """Takes each process's new ring entries, in order, exactly once."""
 
@@ -138,43 +161,44 @@ class Rings:
         self.taken: dict[int, int] = {}
         self.shares: dict[int, int] = {}  # vfork child -> the process whose memory it runs in
 
-    def take(self, tgid: int) -> list[tuple]:
-        """The process's new entries, as raw tuples (most are clock reads, which need no more
-        than the tuple); `entry` makes one an Entry."""
+    def take(self, tgid: int) -> Taken | None:
+        """The process's new entries (None: none, or no ring: the library is not loaded)."""
         try:
             magic, written, capacity, size = _HEADER.unpack(self.mem.read(tgid, RING_ADDR, _HEADER.size))
         except (OSError, struct.error):
-            return []  # no ring: the library is not loaded in this process
+            return None
         owner = self.shares.get(tgid, tgid)
         taken = self.taken.get(owner, 0)
         if magic != MAGIC or size != _ENTRY.size or written <= taken:
-            return []
+            return None
         if written - taken > capacity:
             raise SyscallBufferError(f"process {tgid}: {written - taken - capacity} buffered calls lost")
-        out: list[tuple] = []
         first, n = taken % capacity, written - taken
-        while n:
-            k = min(n, capacity - first)
-            raw = self.mem.read(tgid, RING_ADDR + _HEADER.size + first * size, k * size)
-            out.extend(_ENTRY.iter_unpack(raw))
-            n -= k
-            first = 0
+        k = min(n, capacity - first)
+        block = self.mem.read(tgid, RING_ADDR + _HEADER.size + first * size, k * size)
+        if n > k:  # wrapped around
+            block += self.mem.read(tgid, RING_ADDR + _HEADER.size, (n - k) * size)
         self.taken[owner] = written
-        return out
+        return Taken(block)
 
-    def entry(self, tgid: int, raw: tuple) -> Entry:
-        """One taken entry, with the bytes a send or receive moved (read from the payload ring
-        at once: the ring is reused)."""
-        e = Entry(raw)
-        span = e.payload_span() if e.nr in _PAYLOAD_CALLS else None
-        if span is not None:
-            e.payload = self._payload(tgid, *span)
-        return e
-
-    def _payload(self, tgid: int, pos: int, length: int) -> bytes:
+    def fill_payloads(self, tgid: int, entries: list[Entry]) -> None:
+        """The bytes the sends and receives among `entries` moved, in one read of the payload
+        ring. The ring is reused only a half-ring after the library's flush stop, so they are
+        still there a moment after the stop they were taken at."""
+        spans = [(e, span) for e in entries
+                 if e.nr in _PAYLOAD_CALLS and (span := e.payload_span()) is not None]
+        if not spans:
+            return
+        start = spans[0][1][0]
+        end = max(pos + length for _, (pos, length) in spans)
         magic, written, capacity, _ = _HEADER.unpack(self.mem.read(tgid, PAYLOAD_ADDR, _HEADER.size))
-        if magic != MAGIC or written - pos > capacity:
+        if magic != MAGIC or written - start > capacity:
             raise SyscallBufferError(f"process {tgid}: the bytes of a buffered call were lost")
+        data = self._payload(tgid, start, end - start, capacity)
+        for e, (pos, length) in spans:
+            e.payload = data[pos - start:pos - start + length]
+
+    def _payload(self, tgid: int, pos: int, length: int, capacity: int) -> bytes:
         at = pos % capacity
         head = self.mem.read(tgid, PAYLOAD_ADDR + _HEADER.size + at, min(length, capacity - at))
         rest = length - len(head)
