@@ -67,6 +67,7 @@ _CLOCK_GETTIME = NR["clock_gettime"]
 _ACCEPT4 = NR["accept4"]
 _FD_TABLE = frozenset((NR["close"], _ACCEPT4))  # buffered calls that change the fd table
 _SCHED_GETAFFINITY = NR["sched_getaffinity"]
+_GETPID = NR["getpid"]
 _ENDS_MEMORY = EXITS | {NR["execve"]}  # the process's memory may be gone after the call
 
 
@@ -86,6 +87,9 @@ _FAULTS = frozenset((signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL
 # A thread that kept the turn this long gives it up at its next two-stop call anyway, so a
 # thread polling without waiting cannot starve the others (the switch is recorded like any).
 SLICE_S = 0.01
+# While a thread is ready, the holder is asked this often whether it waits in a call the
+# library made keeping the turn (a file write, fsync): if so, the turn is taken back.
+TURN_CHECK_S = 0.001
 
 
 @dataclass
@@ -96,6 +100,9 @@ class _Thread:
     deferred: list[int] = field(default_factory=list)  # signals held for a syscall boundary
     deferred_at: float = 0.0
     raised: bool = False  # held signals were raised again: its next signal stop is that boundary
+    fs_base: int = 0  # its thread pointer, from its last stop: where its turn flags are
+    revoked: bool = False  # the turn was taken back while it waited in a call of the library's
+    call_slot: _Batch | None = None  # where that call goes: it was entered before the turn passed
 
 
 @dataclass(slots=True)
@@ -184,6 +191,8 @@ class Recorder:
         self.holder: int | None = None  # the thread with the turn
         self.ready: deque[int] = deque()  # stopped threads waiting for the turn
         self.slice_start = 0.0
+        self.turn_checked = 0.0
+        self.turn_offsets: dict[int, int | None] = {}  # tgid -> its turn flags' offset
         start_wall = time.time_ns()
         t_start = time.monotonic()
         allowed = os.sched_getaffinity(0)
@@ -203,9 +212,15 @@ class Recorder:
             try:
                 while self.threads:
                     deadline = self.timers[0][0] if self.timers else None
+                    if self.ready and self.holder is not None and self.lib:
+                        due = self.turn_checked + TURN_CHECK_S
+                        deadline = due if deadline is None else min(deadline, due)
                     got = wait_stop(deadline)
                     self._fire_timers()
+                    self._check_turn()
                     self._schedule()
+                    if self.taken:  # taken from a holder that waits in a call
+                        self._make_taken()
                     if got is None:
                         if not self.timers and not self.threads:
                             break
@@ -281,8 +296,60 @@ class Recorder:
     def _park(self, tid: int) -> None:
         """A stopped thread waits for the turn (it has a result to return to, or is new)."""
         if self.started:
+            if not self.ready:
+                self.turn_checked = time.monotonic()
             self.ready.append(tid)
         else:
+            pt.cont(tid)
+
+    def _check_turn(self) -> None:
+        """Every TURN_CHECK_S while a thread waits for the turn: is the holder in a disk wait?"""
+        if (self.ready and self.holder is not None and self.lib
+                and time.monotonic() - self.turn_checked >= TURN_CHECK_S):
+            self.turn_checked = time.monotonic()
+            self._take_turn_back(self.holder)
+
+    def _take_turn_back(self, tid: int) -> None:
+        """Take the turn from a holder that waits in a call the library made keeping it (a file
+        write, fsync: sysbuf.REJOIN), so that a ready thread is not held through a disk wait.
+        Dekker's handshake with the library: set its `revoked`, then read its `in_call`; it
+        clears in_call, then reads revoked. Either it is still in the call and will ask for
+        the turn again when it returns, or it is out and keeps the turn (if it saw revoked, its
+        request finds it still has the turn)."""
+        th = self.threads.get(tid)
+        if th is None or not th.fs_base:
+            return
+        if th.tgid not in self.turn_offsets:
+            self.turn_offsets[th.tgid] = self.rings.turn_offset(th.tgid)
+        offset = self.turn_offsets[th.tgid]
+        if offset is None:
+            return
+        flags = th.fs_base + offset  # {in_call, revoked}
+        try:
+            self.mem.write(th.tgid, flags + 1, b"\1")
+            if self.mem.read(th.tgid, flags, 1) != b"\1":
+                self.mem.write(th.tgid, flags + 1, b"\0")  # out of any such call: no request
+                return
+        except OSError:
+            return
+        self._take_buffered(tid, th)  # what it made so far is its own
+        # the call it waits in is rung when it has the turn again, but was entered now: replay
+        # runs the thread up to it before the others go on, as they did
+        th.call_slot = _Batch(tid, th.tgid, self._now(), [], None)
+        self.events.append(th.call_slot)
+        th.revoked = True
+        self.holder = None
+
+    def _rejoin(self, tid: int, th: _Thread, regs: pt.Regs) -> None:
+        """The library's request for the turn back, after a call it was taken in: not the
+        program's call, not recorded (replay never takes a turn back)."""
+        regs.orig_rax = (1 << 64) - 1
+        regs.rax = th.tgid
+        pt.setregs(tid, regs)
+        if th.revoked:
+            th.revoked = False
+            self._park(tid)
+        else:  # it was out of the call already: it still has the turn
             pt.cont(tid)
 
     # -- stops -----------------------------------------------------------------
@@ -359,11 +426,15 @@ class Recorder:
         if not self.started:
             pt.cont(tid)
             return
+        regs = pt.getregs(tid)
+        th.fs_base = regs.fs_base
+        nr = regs.orig_rax
+        if nr == _GETPID and regs.rdi == sysbuf.REJOIN and self.lib:
+            self._rejoin(tid, th, regs)  # before the ring: its new calls are the holder's
+            return
         self._take_buffered(tid, th)
         if th.deferred and time.monotonic() - th.deferred_at > SIGNAL_HOLD_S:
             self._raise_deferred(tid, th)  # no two-stop call came: this call's return
-        regs = pt.getregs(tid)
-        nr = regs.orig_rax
         if nr in _ENDS_MEMORY and self.taken:
             self._make_taken()  # the payloads while the address space is still there
         args = list(pt.syscall_args(regs))
@@ -467,6 +538,10 @@ class Recorder:
                 items.append(_Pending(e, not sock and self._is_outside(tgid, e.args[0]), sock))
             else:
                 items.append(_Pending(e, False, False))
+        slot, th.call_slot = th.call_slot, None
+        if slot is not None and nrs[0] in untraced:  # the call the turn was taken back in
+            slot.items.append(items.pop(0))
+            self.taken.append(slot)
         self.events.append(batch)
         self.taken.append(batch)
 
@@ -475,7 +550,6 @@ class Recorder:
         and receives moved, from the payload ring, and the clock reads' fields."""
         for batch in self.taken:
             items, taken = batch.items, batch.taken
-            assert taken is not None
             pending = [item.entry for item in items if type(item) is _Pending]
             try:
                 self.rings.fill_payloads(batch.tgid, pending)
@@ -485,7 +559,7 @@ class Recorder:
                 for entry in pending:
                     entry.payload = b""
             for k, item in enumerate(items):
-                if type(item) is int:
+                if type(item) is int and taken is not None:
                     items[k] = taken.clock(item)
                 elif type(item) is _Pending:
                     items[k] = self._taken_event(batch, item.entry, item.output, item.sock)
@@ -730,6 +804,8 @@ class Recorder:
 
     def _on_exec(self, tid: int, th: _Thread) -> None:
         self.mem.forget(th.tgid)
+        self.turn_offsets.pop(th.tgid, None)
+        th.fs_base = 0  # a new image: its thread pointer is known at its next traced call
         self.outside_fds.pop(th.tgid, None)  # close-on-exec fds went without a close
         self.rings.exec(th.tgid)
         regs = pt.getregs(tid)

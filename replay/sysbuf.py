@@ -23,13 +23,18 @@ from replay.syscalls import NR
 PAGE_ADDR = 0x70000000  # the library's syscall page: the filter's exemption (seccomp.py)
 RING_ADDR = 0x70001000
 PAYLOAD_ADDR = 0x71000000  # the bytes of buffered sends and receives
-MAGIC = 0x6B70737973627535  # "kpsysbu5"
+MAGIC = 0x6B70737973627536  # "kpsysbu6"
 # What the library makes from its page; the record filter lets exactly these through there.
 BUFFERED: frozenset[int] = frozenset(NR[n] for n in (
     "clock_gettime", "getsockname", "getpeername", "getsockopt", "setsockopt", "ioctl", "flock",
     "close", "sendto", "recvfrom", "fcntl", "read", "write", "accept4", "pselect6", "pwritev2",
-    "newfstatat",
+    "newfstatat", "fsync", "fdatasync",
 ))
+# Of those, the calls that may wait long, but not for the tree (a file write the kernel cannot
+# promise not to wait for, fsync, fdatasync): the thread keeps the turn in them unless the
+# recorder takes it back (`Recorder._take_turn_back`); it then asks for it again with a getpid
+# marked so.
+REJOIN = 0x6B7072656A6F696E  # "kprejoin", in getpid's first argument (ignored by the kernel)
 # The calls an injection rule names, which the library then leaves to the kernel (traced), so
 # that the rule meets them as `strace --inject` would: kept in the recorded environment.
 TRACED_ENV = "KPROBE_SYSBUF_TRACED"
@@ -48,7 +53,7 @@ SELECT_ATTEMPT = PAGE_ADDR + 2048
 _WRITE_REFUSED = frozenset((-11, -22, -95))  # EAGAIN, EINVAL, EOPNOTSUPP
 _EWOULDBLOCK = -11
 _PAYLOAD_CALLS = frozenset(NR[n] for n in ("sendto", "recvfrom", "read", "write", "pwritev2"))
-_HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size (payload ring: unused)
+_HEADER = struct.Struct("<QQQQ")  # magic, written, capacity, entry size (payload ring: turn offset)
 # nr, args, ret, (address, length) x3, payload position, the regions' bytes (if not payload)
 REGIONS = 3
 # raw tuple fields: region i's address and length at RAW_ADDR0 + 2i, RAW_LEN0 + 2i
@@ -203,6 +208,16 @@ class Rings:
         head = self.mem.read(tgid, PAYLOAD_ADDR + _HEADER.size + at, min(length, capacity - at))
         rest = length - len(head)
         return head + (self.mem.read(tgid, PAYLOAD_ADDR + _HEADER.size, rest) if rest else b"")
+
+    def turn_offset(self, tgid: int) -> int | None:
+        """Where each thread's turn flags are, from its thread pointer (None: no library)."""
+        try:
+            magic, _, _, offset = _HEADER.unpack(self.mem.read(tgid, PAYLOAD_ADDR, _HEADER.size))
+        except (OSError, struct.error):
+            return None
+        if magic != MAGIC:
+            return None
+        return offset - (1 << 64) if offset >= 1 << 63 else offset  # below the pointer (x86-64 TLS)
 
     def forked(self, parent: int, child: int) -> None:
         self.taken[child] = self.taken.get(parent, 0)

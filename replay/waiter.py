@@ -1,7 +1,8 @@
 """waitpid(-1, __WALL) with a deadline, for tracers that also keep timers.
 
-A blocking waitpid when nothing is due; short WNOHANG polls while a thread is
-held (delay injection, replay order) so the tracer can act when its time comes.
+A short spin of WNOHANG polls first (the next stop usually comes within microseconds), then
+a blocking waitpid when nothing is due, or polls with growing sleeps while a thread is held
+(delay injection, replay order, a turn to check) so the tracer can act when its time comes.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ SPIN = 200
 
 def wait_stop(deadline: float | None) -> tuple[int, int] | None:
     """Next (tid, status), or None once `deadline` (time.monotonic) has passed."""
-    if deadline is None:
-        try:
-            for _ in range(SPIN):  # the next stop usually comes within microseconds: staying
-                got = os.waitpid(-1, WALL | os.WNOHANG)  # on the CPU saves a wake-up per stop
-                if got[0]:
-                    return got
+    try:
+        for _ in range(SPIN):  # the next stop usually comes within microseconds: staying
+            got = os.waitpid(-1, WALL | os.WNOHANG)  # on the CPU saves a wake-up per stop
+            if got[0]:
+                return got
+        if deadline is None:
             return os.waitpid(-1, WALL)
-        except ChildProcessError:
-            return None
+    except ChildProcessError:
+        return None
     pause = 0.00005
     while True:
         try:

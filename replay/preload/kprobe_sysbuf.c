@@ -17,7 +17,10 @@
  * both: it never learns which one it is in.
  *
  * Only calls that cannot wait for another thread (or process) of the tree are buffered:
- * a thread that made one keeps running, and one thread runs at a time while recording.
+ * a thread that made one keeps running, and one thread runs at a time while recording. Calls
+ * that may wait long but never for the tree (a write to a file, fsync, fdatasync) are made
+ * too, keeping the turn; the recorder takes it back should another thread be ready meanwhile
+ * (the turn handshake below).
  * ioctl only for FIONBIO, FIONREAD and isatty's TCGETS; close always (the recorder follows
  * the fd table from the entry); stat and its kin (the path copied too); send, recv, read and
  * write only on a descriptor that is non-blocking, their bytes copied to a payload ring;
@@ -36,6 +39,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -55,7 +59,7 @@
 
 #define PAGE_ADDR 0x70000000UL
 #define RING_ADDR 0x70001000UL
-#define MAGIC 0x6b70737973627535ULL /* "kpsysbu5" */
+#define MAGIC 0x6b70737973627536ULL /* "kpsysbu6" */
 #define CAPACITY 16384UL
 #define FLUSH_EVERY (CAPACITY / 2)
 #define DATA_BYTES 400 /* a struct stat and the path it was asked for */
@@ -73,7 +77,19 @@ struct entry {
     unsigned char data[DATA_BYTES];
 };
 struct ring { uint64_t magic, written, capacity, entry_size; struct entry e[]; };
-struct payload { uint64_t magic, written, capacity, unused; unsigned char b[]; };
+struct payload { uint64_t magic, written, capacity, turn_offset; unsigned char b[]; };
+
+/* A call that may wait long but never for the tree (a file write, fsync) is made from the page
+ * too, and the thread keeps the turn while it waits: no stop when it is quick, as it mostly is.
+ * Should another thread of the tree be ready to run meanwhile, the recorder takes the turn
+ * back: it sets `revoked` in the thread's flags (found at turn_offset from the thread pointer,
+ * published in the payload header) and, if `in_call` is still set, gives the turn away. The
+ * thread, its call returned, clears in_call, then reads revoked (each side writes, then reads
+ * the other's flag: Dekker's handshake, so one of them sees the other), and if revoked asks
+ * for the turn again with a traced getpid marked REJOIN before it rings the call or goes on. */
+struct turn_flags { uint8_t in_call, revoked; };
+static __thread struct turn_flags turn __attribute__((tls_model("initial-exec")));
+#define REJOIN 0x6b7072656a6f696eULL /* "kprejoin", in getpid's ignored first argument */
 
 typedef long (*trampoline_fn)(long nr, const long args[6]);
 static trampoline_fn trampoline;
@@ -126,6 +142,8 @@ __attribute__((constructor)) static void kprobe_buffer_init(void) {
     payload = pl;
     payload->magic = MAGIC;
     payload->capacity = PAYLOAD_CAPACITY;
+    /* static TLS (a preloaded library): the same offset in every thread */
+    payload->turn_offset = (uint64_t)((char *)&turn - (char *)pthread_self());
     memcpy(page, code, sizeof code);
     ring = r;
     ring->magic = MAGIC;
@@ -166,8 +184,8 @@ static int put_payload(struct entry *e, const void *src, size_t len) {
     return (pos + len) / (PAYLOAD_CAPACITY / 2) != pos / (PAYLOAD_CAPACITY / 2);
 }
 
-static long buffered(long nr, const long a[6], const struct out *outs, int nouts) {
-    long ret = trampoline(nr, a);
+/* Ring a call made with result `ret`, with the buffers named in `outs`. */
+static long ring_call(long nr, const long a[6], long ret, const struct out *outs, int nouts) {
     uint64_t n = ring->written;
     struct entry *e = &ring->e[n % CAPACITY];
     e->nr = nr;
@@ -204,6 +222,22 @@ static long buffered(long nr, const long a[6], const struct out *outs, int nouts
     if ((n + 1) % FLUSH_EVERY == 0 || flush)
         syscall(SYS_getpid); /* traced: the recorder takes the rings there */
     return ret;
+}
+
+static long buffered(long nr, const long a[6], const struct out *outs, int nouts) {
+    return ring_call(nr, a, trampoline(nr, a), outs, nouts);
+}
+
+/* A call that may wait, made keeping the turn unless the recorder takes it back (above). */
+static long may_wait(long nr, const long a[6], const struct out *outs, int nouts) {
+    __atomic_store_n(&turn.in_call, 1, __ATOMIC_SEQ_CST);
+    long ret = trampoline(nr, a);
+    __atomic_store_n(&turn.in_call, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&turn.revoked, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&turn.revoked, 0, __ATOMIC_SEQ_CST);
+        syscall(SYS_getpid, REJOIN); /* traced: it waits there for the turn */
+    }
+    return ring_call(nr, a, ret, outs, nouts);
 }
 
 static int is_wall_or_monotonic(clockid_t clock) {
@@ -320,12 +354,32 @@ ssize_t write(int fd, const void *buf, size_t len) {
     if (!use(SYS_pwritev2) || len == 0)
         return syscall(SYS_write, fd, buf, len);
     long done = write_nowait(fd, buf, len);
+    if (done == -EOPNOTSUPP) { /* a file: it may wait, but not for the tree */
+        const struct out outs[] = {{1, PAYLOAD, len, NULL}};
+        long a[6] = {fd, (long)buf, (long)len};
+        return set_errno(may_wait(SYS_write, a, outs, 1));
+    }
     if (done == -EAGAIN || done == -EOPNOTSUPP || done == -EINVAL)
         return syscall(SYS_write, fd, buf, len); /* it would wait: traced */
     if (done < 0 || (size_t)done == len)
         return set_errno(done);
     long rest = syscall(SYS_write, fd, (const char *)buf + done, len - done); /* traced */
     return rest < 0 ? done : done + rest;
+}
+
+/* fsync and fdatasync wait for the disk, never for the tree. */
+int fsync(int fd) {
+    if (!use(SYS_fsync))
+        return (int)syscall(SYS_fsync, fd);
+    long a[6] = {fd};
+    return (int)set_errno(may_wait(SYS_fsync, a, NULL, 0));
+}
+
+int fdatasync(int fd) {
+    if (!use(SYS_fdatasync))
+        return (int)syscall(SYS_fdatasync, fd);
+    long a[6] = {fd};
+    return (int)set_errno(may_wait(SYS_fdatasync, a, NULL, 0));
 }
 
 /* accept on a non-blocking listener cannot wait. The recorder must know the connection's

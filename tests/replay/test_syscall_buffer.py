@@ -262,7 +262,7 @@ TRIES = """
 import os, select, sys
 k, path = int(sys.argv[1]), sys.argv[2]
 f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-os.write(f, b"ledger")  # ext4 refuses RWF_NOWAIT (EOPNOTSUPP): traced
+os.write(f, b"ledger")  # ext4 refuses RWF_NOWAIT (EOPNOTSUPP): the library's file write
 r, w = os.pipe()  # both ends blocking
 got, failed = [], []
 for i in range(k):
@@ -421,5 +421,97 @@ def test_the_tree_runs_on_one_cpu_and_is_told_the_cpus_it_was_allowed(tmp_path, 
         with open("/proc/self/status") as f:
             ours = [line.split()[1] for line in f if line.startswith("Cpus_allowed_list")]
         assert cpu is None and out[1] == str(ours)
+    got = replay_captured(rec, ReplayOptions())
+    assert got.matches_recording, got.replay
+
+
+LEDGER = """
+import os, sys
+k, path = int(sys.argv[1]), sys.argv[2]
+f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+for i in range(k):
+    os.write(f, b"entry %d\\n" % i)  # a file: may wait for the disk, never for the tree
+    os.fsync(f)
+    os.fdatasync(f)
+print(os.fstat(f).st_size, flush=True)
+"""
+LEDGER_CALLS_PER_ROUND = 3
+
+
+@pytest.mark.parametrize("syscall_buffer", [True, False])
+def test_file_writes_and_fsyncs_cost_no_stop(tmp_path, syscall_buffer):
+    ledger = str(tmp_path / "ledger")
+    once = _record_script(tmp_path, LEDGER, str(K), ledger, syscall_buffer=syscall_buffer)
+    os.unlink(ledger)
+    twice = _record_script(tmp_path, LEDGER, str(2 * K), ledger, syscall_buffer=syscall_buffer)
+    per_round = 0 if syscall_buffer else 2 * LEDGER_CALLS_PER_ROUND
+    assert _stops(twice) - _stops(once) == K * per_round
+    rec = twice.recording
+    writes = [e for e in rec.events if e.nr == NR["write"] and e.args[0] > 2]
+    assert [e.ret for e in writes] == [len(b"entry %d\n" % i) for i in range(2 * K)]
+    assert sum(e.nr in (NR["fsync"], NR["fdatasync"]) and e.ret == 0 for e in rec.events) == 4 * K
+    out = rec.blobs.get(rec.meta["output"]["1"])
+    assert out == b"%d\n" % os.path.getsize(ledger)
+    os.unlink(ledger)
+    for seed in range(2):
+        got = replay_captured(rec, ReplayOptions(jitter_ms=2 if seed else 0, seed=seed))
+        assert (got.replay.exit_status, got.stdout) == (0, out), got.replay
+
+
+SLOW_FSYNC = """
+import os, sys, threading, time
+def settle():
+    f = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    for _ in range(2):
+        os.write(f, b"x" * (256 << 10))  # the page cache: quick
+    os.fsync(f)  # 512 KiB to a disk that writes 512 KiB/s: about a second, keeping the turn
+    print("fsync done", flush=True)
+t = threading.Thread(target=settle)
+t.start()
+time.sleep(0.1)  # the thread is in its fsync by now
+for _ in range(5):
+    time.sleep(0.01)  # each sleep returns while the thread waits for the disk
+print("main done", flush=True)
+t.join()
+"""
+
+
+class _CountingRejoins(Recorder):
+    rejoins = 0
+
+    def _rejoin(self, tid, th, regs):
+        self.rejoins += 1
+        super()._rejoin(tid, th, regs)
+
+
+def test_a_thread_waiting_for_the_disk_in_the_library_gives_the_turn_back(tmp_path):
+    """A file write or fsync the library makes keeps the turn (no stop), so a thread ready
+    meanwhile would wait for the disk too: the recorder takes the turn back, and the waiting
+    thread asks for it again when its call returns (sysbuf.REJOIN)."""
+    from testbed.kernel.volumes import LoopVolume
+
+    try:
+        volume = LoopVolume(tmp_path / "disk.img", tmp_path / "disk", 64)
+    except OSError as e:
+        pytest.skip(f"no loop volume here: {e}")
+    try:
+        volume.throttle_writes(512 << 10)
+        script = tmp_path / "slow_fsync.py"
+        script.write_text(SLOW_FSYNC)
+        recorder = _CountingRejoins([PY, str(script), str(volume.mountpoint / "ledger")],
+                                    cwd=str(tmp_path))
+        result = recorder.run()
+    finally:
+        volume.remove()
+    rec = result.recording
+    out = rec.blobs.get(rec.meta["output"]["1"])
+    assert out == b"main done\nfsync done\n"  # main's sleeps were not held behind the disk
+    assert recorder.rejoins >= 1  # the fsync (a write may wait for the throttled disk too)
+    fsync = next(i for i, e in enumerate(rec.events) if e.nr == NR["fsync"])
+    main = rec.meta["root_tid"]
+    sleeps = [i for i, e in enumerate(rec.events) if e.nr == NR["clock_nanosleep"] and e.tid == main]
+    # recorded where it was entered, before the sleeps main made meanwhile (not where it was
+    # rung, after them): replay runs the thread up to its fsync before main goes on, as it ran
+    assert len(sleeps) == 6 and fsync < sleeps[-1]
     got = replay_captured(rec, ReplayOptions())
     assert got.matches_recording, got.replay
