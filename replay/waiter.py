@@ -12,7 +12,11 @@ import time
 
 from replay.ptrace_ops import WALL
 
-SPIN = 200
+# ~1 us a poll: about a millisecond on the CPU before sleeping in waitpid. With the tree on a
+# CPU of its own (replay/cpus.py) the spin takes nothing from it; settlement-svc, 30 payments,
+# median of rounds' ratios to native, two interleaved runs: 200 polls 1.55/1.66, 1,000
+# polls 1.45/1.45, 3,000 polls 1.65, 50 polls 1.67.
+SPIN = 1000
 
 
 def wait_stop(deadline: float | None) -> tuple[int, int] | None:
