@@ -18,11 +18,11 @@ import random
 from collections.abc import Iterator
 
 
-def split(allowed: set[int], rng: random.Random | None = None) -> tuple[int, set[int]] | None:
+def split(allowed: set[int]) -> tuple[int, set[int]] | None:
     """(the tree's CPU, the tracer's CPUs), or None when there is only one CPU to share."""
     if len(allowed) < 2:
         return None
-    cpu = (rng or random).choice(sorted(allowed))
+    cpu = random.choice(sorted(allowed))
     return cpu, allowed - {cpu}
 
 

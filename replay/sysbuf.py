@@ -5,7 +5,11 @@ options, FIONBIO/FIONREAD, unlocking or non-blocking flock, close, send/recv/rea
 non-blocking descriptors, accept on a non-blocking listener, a select that finds something
 ready, stat and isatty) without a ptrace stop, through a page the seccomp filter lets
 through, and appends each call, with the bytes the kernel wrote or the socket moved, to
-rings in the program's memory. The recorder takes the new entries at the thread's next stop, through /proc/PID/mem, and stores them as the events a fully traced
+rings in the program's memory. It also makes the calls that may wait long but never for the
+tree (a file write, fsync, fdatasync), the thread keeping the turn unless the recorder takes
+it back (REJOIN). The recorder takes the new entries at the thread's next stop, through
+/proc/PID/mem (only their call numbers at the stop; clock reads and the bytes of sends and
+receives once the threads run again), and stores them as the events a fully traced
 run would have had (the out-buffers cut by the same `buffers.capture` code, reading the
 entry's copy instead of the tracee), so replay needs nothing new. Per process it remembers
 how many entries it has taken: a forked child starts where its parent was, an exec'd image
