@@ -86,6 +86,16 @@ class MemoryCgroup:
             out[key] = int(value)
         return out
 
+    def limit_hits(self) -> int:
+        """How many times a charge met the limit (and had to reclaim first)."""
+        if self.version == 1:
+            return int((self.path / "memory.failcnt").read_text())
+        for line in (self.path / "memory.events").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max":
+                return int(value)
+        return 0
+
     def oom_kills(self) -> int:
         name = "memory.oom_control" if self.version == 1 else "memory.events"
         for line in (self.path / name).read_text().splitlines():
