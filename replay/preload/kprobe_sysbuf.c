@@ -39,9 +39,9 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -332,9 +332,10 @@ ssize_t read(int fd, void *buf, size_t len) {
 
 /* A write that may wait (a blocking descriptor) is tried first with RWF_NOWAIT: the kernel
  * makes it only where it need not wait (room in a pipe or a socket's buffer); where it would
- * wait, or cannot promise not to (EAGAIN; EOPNOTSUPP from ext4, say), the program's write is
- * made, traced, for whatever is left. The try is marked in pwritev2's high offset word, which
- * the kernel ignores on 64-bit. */
+ * wait (EAGAIN), the program's write is made, traced, for whatever is left; where it cannot
+ * promise not to (EOPNOTSUPP: a file on ext4, say), the library makes the write keeping the
+ * turn (may_wait). The try is marked in pwritev2's high offset word, which the kernel ignores
+ * on 64-bit. */
 
 static ssize_t write_nowait(int fd, const void *buf, size_t len) {
     struct iovec iov = {(void *)buf, len};
@@ -359,7 +360,7 @@ ssize_t write(int fd, const void *buf, size_t len) {
         long a[6] = {fd, (long)buf, (long)len};
         return set_errno(may_wait(SYS_write, a, outs, 1));
     }
-    if (done == -EAGAIN || done == -EOPNOTSUPP || done == -EINVAL)
+    if (done == -EAGAIN || done == -EINVAL)
         return syscall(SYS_write, fd, buf, len); /* it would wait: traced */
     if (done < 0 || (size_t)done == len)
         return set_errno(done);
