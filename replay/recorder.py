@@ -389,9 +389,9 @@ class Recorder:
         """Hold a signal that reached the thread between syscalls replay can see (in its user
         code, or returning from an untraced call), as rr holds one during a buffered call:
         replay can only deliver at a recorded call's return (and a buffered call's entry is
-        written after the signal's stop: delivered there, it would be recorded before it). It is raised again at the exit of
-        the thread's next traced call and recorded there. Faults are delivered where they
-        happen (the instruction would fault again)."""
+        written after the signal's stop: delivered there, it would be recorded before it). It
+        is raised again at the exit of the thread's next traced call and recorded there. Faults
+        are delivered where they happen (the instruction would fault again)."""
         if sig in _FAULTS:
             return False
         if th.raised:  # the boundary it was raised at (a one-stop call returns with no number)

@@ -22,6 +22,7 @@ import time
 
 from testbed.errors import TestbedError
 from testbed.faults.base import Fault
+from testbed.kernel.cgroups import MemoryCgroup
 from testbed.system import BATCH_JOB, SETTLEMENT
 from testbed.truth import ProcessInfo
 
@@ -90,11 +91,11 @@ class MemoryPressure(Fault):
         return True
 
 
-def _wait_for_limit(pool: object, hits_before: int, timeout_s: float = 5.0) -> int:
+def _wait_for_limit(pool: MemoryCgroup, hits_before: int, timeout_s: float = 5.0) -> int:
     """Milliseconds until the cgroup met its limit: from then every charge, settlement's
     ledger append included, reclaims first, and reclaim waits for the export's writeback."""
     t0 = time.monotonic()
-    while pool.limit_hits() == hits_before:  # type: ignore[attr-defined]
+    while pool.limit_hits() == hits_before:
         if time.monotonic() - t0 > timeout_s:
             raise TestbedError(f"the export did not fill the cgroup in {timeout_s} s")
         time.sleep(0.005)

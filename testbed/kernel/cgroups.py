@@ -80,8 +80,12 @@ class MemoryCgroup:
             (self.path / "memory.reclaim").write_text(str(self.usage_bytes()))
 
     def stat(self) -> dict[str, int]:
+        return self._counters("memory.stat")
+
+    def _counters(self, name: str) -> dict[str, int]:
+        """A "key value" per line file (memory.events, memory.oom_control, memory.stat)."""
         out = {}
-        for line in (self.path / "memory.stat").read_text().splitlines():
+        for line in (self.path / name).read_text().splitlines():
             key, _, value = line.partition(" ")
             out[key] = int(value)
         return out
@@ -90,19 +94,11 @@ class MemoryCgroup:
         """How many times a charge met the limit (and had to reclaim first)."""
         if self.version == 1:
             return int((self.path / "memory.failcnt").read_text())
-        for line in (self.path / "memory.events").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "max":
-                return int(value)
-        return 0
+        return self._counters("memory.events").get("max", 0)
 
     def oom_kills(self) -> int:
         name = "memory.oom_control" if self.version == 1 else "memory.events"
-        for line in (self.path / name).read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        return self._counters(name).get("oom_kill", 0)
 
     def pids(self) -> list[int]:
         return [int(p) for p in Path(self.procs_file).read_text().split()]
